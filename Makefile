@@ -1,0 +1,40 @@
+# vbgcam: every command a user or CI needs. The first use of any target builds .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: setup run demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vbgcam needs Python 3.11 or newer: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install vbgcam with its test tools
+
+run: setup ## start the virtual camera with the default settings (add options with ARGS="...")
+	@$(BIN)/vbgcam run $(ARGS) || { status=$$?; \
+	  echo "vbgcam stopped (exit $$status). No webcam or virtual camera here? 'make demo' renders the demo scene to demo-out/demo.mp4,"; \
+	  echo "and 'make run ARGS=\"--camera demo --device none --record demo-out/run.mp4 --frames 150\"' runs the live pipeline without either."; \
+	  exit $$status; }
+
+demo: setup ## render the demo scene with a beach background to demo-out/, before/after picture to docs/demo.png
+	@mkdir -p demo-out
+	$(BIN)/vbgcam render demo --bg examples/beach.jpg -o demo-out/demo.mp4 --mask-out demo-out/masks --compare docs/demo.png
+
+test: setup ## run the test suite (what CI runs)
+	$(BIN)/python -m pytest
+
+lint: setup ## ruff and mypy
+	$(BIN)/ruff check vbgcam tests
+	$(BIN)/mypy vbgcam
+
+bench: setup ## compositor speed against the original tutorial loop
+	$(BIN)/python -m vbgcam.bench
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache .mypy_cache *.egg-info

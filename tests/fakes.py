@@ -1,0 +1,203 @@
+"""Stand-ins for the parts that cannot exist on a test machine: a virtual camera device and a
+webcam. Each behaves like the real thing where the pipeline can tell the difference (rate,
+sizes, pixel format, failures); everything else in the tests is real.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pyvirtualcam
+from pyvirtualcam.camera import FrameShapes, PixelFormat
+from pyvirtualcam.util import decode_fourcc
+
+from vbgcam.demo_scene import DemoScene
+from vbgcam.segmenters.diff import DiffSegmenter
+
+BACKEND_NAME = "recording"
+UNPLUGGED_BACKEND_NAME = "unplugged"
+
+
+@dataclass(frozen=True)
+class ReceivedFrame:
+    """One frame as the virtual camera got it, in the camera's pixel format."""
+
+    image: np.ndarray
+    received_ts: float  # time.monotonic(), the clock the sender paces on
+
+
+class RecordingBackend:
+    """A pyvirtualcam backend that keeps what it is sent instead of feeding a device.
+
+    It follows the contract in ``pyvirtualcam/camera.py``: keyword-only constructor that
+    raises (as a real device does) for an unknown device name or pixel format, ``send`` of a
+    1-D uint8 array, ``close`` called exactly once and nothing after it. Every instance is kept
+    in ``RecordingBackend.instances`` (oldest first), so a test can read what each camera got.
+    """
+
+    DEVICE = "fake-cam"
+    instances: ClassVar[list[RecordingBackend]] = []
+
+    def __init__(
+        self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw: Any
+    ) -> None:
+        # The messages are those of pyvirtualcam's v4l2loopback backend.
+        if device is not None and device != self.DEVICE:
+            raise RuntimeError(f"Device {device} does not exist.")
+        fmt_text = decode_fourcc(fourcc)
+        try:
+            self.pixel_format = PixelFormat(fmt_text)
+        except ValueError:
+            raise RuntimeError("Unsupported image format.") from None
+        shape = FrameShapes[self.pixel_format](width, height)
+        self.frame_shape: tuple[int, ...] = shape if isinstance(shape, tuple) else (shape,)
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self.fourcc = fourcc
+        self.fourcc_text = fmt_text
+        self.extra_kw = kw
+        self.frames: list[ReceivedFrame] = []
+        self.close_calls = 0
+        self._device = device or self.DEVICE
+        self._changed = threading.Condition()
+        RecordingBackend.instances.append(self)
+
+    @classmethod
+    def last(cls) -> RecordingBackend:
+        """The most recently opened camera."""
+        assert cls.instances, "no virtual camera was opened"
+        return cls.instances[-1]
+
+    def send(self, frame: np.ndarray) -> None:
+        if self.close_calls:
+            raise RuntimeError("send() after close(): the backend contract forbids it")
+        if frame.ndim != 1 or frame.dtype != np.uint8 or not frame.flags.c_contiguous:
+            raise ValueError(
+                f"expected a 1-D C-contiguous uint8 array, got {frame.dtype} {frame.shape}"
+            )
+        image = frame.reshape(self.frame_shape).copy()
+        with self._changed:
+            self.frames.append(ReceivedFrame(image, time.monotonic()))
+            self._changed.notify_all()
+
+    def wait_for_frames(self, count: int, timeout_s: float) -> bool:
+        """Block until ``count`` frames have arrived; False if they did not in time."""
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self.frames) >= count, timeout_s)
+
+    def close(self) -> None:
+        self.close_calls += 1
+        if self.close_calls > 1:
+            raise RuntimeError("close() called twice: the backend contract says exactly once")
+
+    def device(self) -> str:
+        return self._device
+
+    def native_fourcc(self) -> int | None:
+        return self.fourcc
+
+
+class UnpluggedBackend(RecordingBackend):
+    """A virtual camera that fails after ``FAIL_AFTER`` frames, as v4l2loopback does when its
+    device is removed (``modprobe -r``) while a program writes to it."""
+
+    FAIL_AFTER = 5
+
+    def send(self, frame: np.ndarray) -> None:
+        if len(self.frames) >= self.FAIL_AFTER:
+            self.raised = RuntimeError("error writing frame: No such device")
+            raise self.raised
+        super().send(frame)
+
+
+def register() -> None:
+    """Make ``backend="recording"`` (and ``"unplugged"``) work in ``pyvirtualcam.Camera``."""
+    pyvirtualcam.register_backend(BACKEND_NAME, RecordingBackend)
+    pyvirtualcam.register_backend(UNPLUGGED_BACKEND_NAME, UnpluggedBackend)
+
+
+def unregister() -> None:
+    """Undo ``register``, so later tests see only the real backends."""
+    for name in (BACKEND_NAME, UNPLUGGED_BACKEND_NAME):
+        pyvirtualcam.camera.BACKENDS.pop(name, None)
+
+
+class StallingSource:
+    """A webcam that delivers ``good_frames`` demo frames at ``fps``, then hangs.
+
+    Like a V4L2 camera it paces itself: ``read_into`` blocks until the next frame is due.
+    After the good frames each read blocks for ``read_timeout_s`` and fails, which is what a
+    USB camera that stopped streaming looks like to OpenCV. ``close`` while a read is in
+    progress raises, because a real driver would crash there.
+    """
+
+    paces_itself = True
+
+    def __init__(
+        self,
+        size: tuple[int, int],
+        fps: float,
+        good_frames: int,
+        read_timeout_s: float = 0.05,
+    ) -> None:
+        self.scene = DemoScene(*size)
+        self.fps = fps
+        self.good_frames = good_frames
+        self.read_timeout_s = read_timeout_s
+        self.description = f"stalling camera: {size[0]}x{size[1]} @ {fps:g} fps"
+        self.delivered = 0
+        self.failed_reads = 0
+        self.close_calls = 0
+        self._next_due: float | None = None
+        self._reading = False
+        self._closed = threading.Event()
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        if self._closed.is_set():
+            raise RuntimeError("read_into() after close()")
+        self._reading = True
+        try:
+            if self.delivered >= self.good_frames:
+                self.failed_reads += 1
+                self._closed.wait(self.read_timeout_s)
+                return False
+            now = time.monotonic()
+            if self._next_due is None:
+                self._next_due = now
+            if self._next_due > now:
+                self._closed.wait(self._next_due - now)
+            self._next_due += 1.0 / self.fps
+            self.scene.render(self.delivered / self.fps, frame_bgr)
+            self.delivered += 1
+            return True
+        finally:
+            self._reading = False
+
+    def close(self) -> None:
+        if self._reading:
+            raise RuntimeError("camera closed while another thread was reading from it")
+        self.close_calls += 1
+        self._closed.set()
+
+
+class SlowSegmenter:
+    """The diff segmenter made ``delay_s`` slower per frame, so the compositor falls behind
+    the output rate (100 ms is 10 fps against the camera's 30)."""
+
+    def __init__(self, delay_s: float = 0.1, threshold: int = 3) -> None:
+        self.inner = DiffSegmenter(threshold=threshold)
+        self.delay_s = delay_s
+        self.calls = 0
+
+    def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        time.sleep(self.delay_s)
+        return self.inner.segment(frame_bgr)
+
+    def reset(self) -> None:
+        self.inner.reset()

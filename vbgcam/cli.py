@@ -1,0 +1,333 @@
+"""The ``vbgcam`` command: parses flags, loads settings, builds the stages, reports errors.
+
+No pixel is touched here. Expected failures (``VbgcamError``) become one line on stderr and a
+non-zero exit code; ``--debug`` shows their traceback too.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from vbgcam import __version__
+from vbgcam.backgrounds import make_background
+from vbgcam.compose import Compositor
+from vbgcam.errors import ConfigError, VbgcamError
+from vbgcam.outputs import open_sinks
+from vbgcam.pipeline import Pipeline
+from vbgcam.segmenters import make_segmenter
+from vbgcam.settings import SEGMENTER_NAMES, Settings, load_settings
+from vbgcam.sources import DemoSource, VideoFileSource, open_source
+
+log = logging.getLogger("vbgcam")
+
+app = typer.Typer(
+    name="vbgcam",
+    help="Turn a webcam into a virtual camera with the background replaced.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_debug = False
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(command: F) -> F:
+    """Turn expected failures into ``Kind: message`` and an exit code, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except VbgcamError as exc:
+            if _debug:
+                raise
+            typer.echo(f"{type(exc).__name__}: {exc}", err=True)
+            raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _setup_logging(level: str) -> None:
+    numeric = logging.getLevelNamesMapping().get(level.upper())
+    if numeric is None:
+        raise typer.BadParameter(f"'{level}' is not one of debug, info, warning, error")
+    logging.basicConfig(level=numeric, format="vbgcam: %(message)s", stream=sys.stderr, force=True)
+
+
+def _default_config() -> Path | None:
+    """``$XDG_CONFIG_HOME/vbgcam/config.toml`` when it exists, so flags are optional."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    path = Path(base) / "vbgcam" / "config.toml"
+    return path if path.is_file() else None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vbgcam {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option(help="Show tracebacks for expected errors too.")] = False,
+    log_level: Annotated[
+        str, typer.Option(help="How much to log: debug, info, warning or error.")
+    ] = "info",
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    global _debug
+    _debug = debug
+    _setup_logging(log_level)
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML settings file (see config.example.toml). "
+        "Default: $XDG_CONFIG_HOME/vbgcam/config.toml if it exists.",
+    ),
+]
+CameraOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--camera",
+        help="Camera index (0), device (/dev/video0), a video file to use as the camera, "
+        "or 'demo' for a generated scene. [default: 0]",
+    ),
+]
+SizeOpt = Annotated[
+    str | None, typer.Option(help="Camera mode and output size, WIDTHxHEIGHT. [default: 1280x720]")
+]
+FpsOpt = Annotated[float | None, typer.Option(help="Camera and output frame rate. [default: 30]")]
+BgOpt = Annotated[
+    str | None,
+    typer.Option("--bg", help="Background image. Default: the camera picture, blurred."),
+]
+BlurOpt = Annotated[
+    int | None,
+    typer.Option(help="Blur strength 0-100 when no --bg is given. [default: 60]"),
+]
+SegmenterOpt = Annotated[
+    str | None,
+    typer.Option(help=f"Person mask method: {', '.join(SEGMENTER_NAMES)}. [default: diff]"),
+]
+ThresholdOpt = Annotated[
+    int | None,
+    typer.Option(help="diff: grey-level change (0-255) that counts as motion. [default: 3]"),
+]
+
+
+def _settings(config: Path | None, **flags: Any) -> Settings:
+    names = {
+        "camera": "camera.source",
+        "size": "camera.size",
+        "fps": "camera.fps",
+        "fourcc": "camera.fourcc",
+        "bg": "background.image",
+        "blur": "background.blur",
+        "segmenter": "segmenter.name",
+        "threshold": "segmenter.threshold",
+        "device": "output.device",
+        "backend": "output.backend",
+        "record": "output.record",
+    }
+    return load_settings(config or _default_config(), {names[k]: v for k, v in flags.items()})
+
+
+def _build_compositor(settings: Settings) -> Compositor:
+    background = make_background(settings.background, settings.camera.size)
+    return Compositor(make_segmenter(settings.segmenter), background)
+
+
+@app.command()
+@reports_errors
+def run(
+    config: ConfigOpt = None,
+    camera: CameraOpt = None,
+    size: SizeOpt = None,
+    fps: FpsOpt = None,
+    fourcc: Annotated[
+        str | None, typer.Option(help="Pixel format asked of the camera. [default: MJPG]")
+    ] = None,
+    bg: BgOpt = None,
+    blur: BlurOpt = None,
+    segmenter: SegmenterOpt = None,
+    threshold: ThresholdOpt = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="Virtual camera: /dev/videoN, a camera name, or 'none' for no virtual camera. "
+            "[default: the first one found]"
+        ),
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="pyvirtualcam backend (v4l2loopback, obs, ...). [default: any]"),
+    ] = None,
+    record: Annotated[
+        str | None, typer.Option(help="Also record what the virtual camera shows to this file.")
+    ] = None,
+    frames: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many output frames.")
+    ] = None,
+) -> None:
+    """Run the virtual camera until Ctrl-C: camera in, person over the new background out."""
+    settings = _settings(
+        config,
+        camera=camera,
+        size=size,
+        fps=fps,
+        fourcc=fourcc,
+        bg=bg,
+        blur=blur,
+        segmenter=segmenter,
+        threshold=threshold,
+        device=device,
+        backend=backend,
+        record=record,
+    )
+    cam = settings.camera
+    out = settings.output
+    compositor = _build_compositor(settings)
+    # The virtual camera first: it is the most likely thing to be missing, and cheap to try.
+    sinks = open_sinks(cam.size, cam.fps, out.device, out.backend, out.record)
+    try:
+        source = open_source(cam.source, cam.size, cam.fps, cam.fourcc)
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+    log.info("source: %s", source.description)
+    if not sinks:
+        log.info("no virtual camera (--device none) and no recording: frames go nowhere")
+    pipeline = Pipeline(source, compositor, sinks, cam.size, cam.fps, max_frames=frames)
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("%s received, stopping", signal.Signals(signum).name)
+        pipeline.request_stop()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stats = pipeline.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info(
+        "stopped: %d frames sent (%d repeats), %d captured, %d dropped, latency median %.1f ms",
+        stats.sent,
+        stats.repeated,
+        stats.captured,
+        stats.dropped,
+        stats.latency_ms_median,
+    )
+
+
+@app.command()
+@reports_errors
+def render(
+    input: Annotated[
+        str, typer.Argument(help="Video file to process, or 'demo' for the generated scene.")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Video file to write (.mp4/.avi).")
+    ],
+    config: ConfigOpt = None,
+    bg: BgOpt = None,
+    blur: BlurOpt = None,
+    segmenter: SegmenterOpt = None,
+    threshold: ThresholdOpt = None,
+    size: Annotated[
+        str | None,
+        typer.Option(help="Output size WIDTHxHEIGHT. [default: the input's size; demo 1280x720]"),
+    ] = None,
+    fps: Annotated[float | None, typer.Option(help="demo only: frame rate. [default: 30]")] = None,
+    frames: Annotated[
+        int | None,
+        typer.Option(min=1, help="Stop after this many frames. [default: all; demo 150]"),
+    ] = None,
+    mask_out: Annotated[
+        Path | None,
+        typer.Option(help="Write each frame's mask here as 000000.png, ... (255 = person)."),
+    ] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option(help="Write a before/after PNG of the middle frame here."),
+    ] = None,
+) -> None:
+    """Replace the background of a video file as fast as possible, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from vbgcam import render as rendering
+
+    source: DemoSource | VideoFileSource
+    if input == "demo":
+        settings = _settings(
+            config, bg=bg, blur=blur, segmenter=segmenter, threshold=threshold, size=size, fps=fps
+        )
+        out_size = settings.camera.size
+        source = DemoSource(out_size, settings.camera.fps)
+        total = frames or 150
+    else:
+        source = VideoFileSource(Path(input).expanduser(), loop=False)
+        settings = _settings(
+            config,
+            bg=bg,
+            blur=blur,
+            segmenter=segmenter,
+            threshold=threshold,
+            size=size
+            or f"{source.size[0] + source.size[0] % 2}x{source.size[1] + source.size[1] % 2}",
+        )
+        out_size = settings.camera.size
+        total = (
+            min(frames, source.frame_count)
+            if frames and source.frame_count
+            else (frames or source.frame_count)
+        )
+    compositor = _build_compositor(settings)
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+    try:
+        with progress:
+            task = progress.add_task(f"rendering {output.name}", total=total or None)
+            result = rendering.render(
+                source,
+                compositor,
+                output,
+                out_size,
+                total or 10**9,
+                mask_dir=mask_out,
+                compare_png=compare,
+                on_frame=lambda done: progress.update(task, completed=done),
+            )
+    finally:
+        source.close()
+    typer.echo(
+        f"wrote {output} ({result.frames} frames, compositor median "
+        f"{result.compose_ms_median:.2f} ms/frame)"
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,135 @@
+"""Wires the live pipeline: capture thread -> ring -> compositor thread -> ring -> sender.
+
+Each stage runs in its own named thread and hands frames on through a newest-wins ring
+buffer, so a slow stage drops frames instead of queueing them (no added latency), and the
+sender keeps the camera's rate regardless. ``run`` blocks until stopped, then stops every
+thread, releases the source and the sinks, and re-raises the first stage error.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vbgcam.capture import CaptureThread
+from vbgcam.compose import Compositor
+from vbgcam.outputs import FrameSink
+from vbgcam.ringbuffer import RingBuffer
+from vbgcam.sender import FrameSender
+from vbgcam.sources import Source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """What a run did, for the log line at the end and for tests."""
+
+    captured: int
+    composed: int
+    dropped: int
+    sent: int
+    repeated: int
+    latency_ms_median: float
+
+
+class Pipeline:
+    """One source, one compositor, any number of sinks, at ``fps`` frames per second out."""
+
+    def __init__(
+        self,
+        source: Source,
+        compositor: Compositor,
+        sinks: Sequence[FrameSink],
+        size: tuple[int, int],
+        fps: float,
+        max_frames: int | None = None,
+    ) -> None:
+        width, height = size
+        self.source = source
+        self.compositor = compositor
+        self.sinks = list(sinks)
+        self.camera_frames = RingBuffer((height, width, 3))
+        self.output_frames = RingBuffer((height, width, 3))
+        self.capture = CaptureThread(source, self.camera_frames)
+        self.sender = FrameSender(self.output_frames, self.sinks, fps, max_frames)
+        self.composed = 0
+        self.dropped = 0
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._compose_thread = threading.Thread(
+            target=self._compose_loop, name="vbgcam-compose", daemon=True
+        )
+        self._started_at = time.monotonic()
+
+    def _compose_loop(self) -> None:
+        last_seq = 0
+        try:
+            while not self._stop.is_set():
+                ref = self.camera_frames.acquire_newest(last_seq, timeout_s=0.1)
+                if ref is None:
+                    continue
+                try:
+                    slot, out = self.output_frames.begin_write()
+                    self.compositor.compose(ref.image, ref.capture_ts - self._started_at, out)
+                    self.output_frames.commit(slot, ref.capture_ts)
+                finally:
+                    self.camera_frames.release(ref)
+                self.dropped += ref.skipped
+                self.composed += 1
+                last_seq = ref.seq
+        except BaseException as exc:
+            self.error = exc
+            log.debug("compositor stopped by an error", exc_info=True)
+
+    def request_stop(self) -> None:
+        """Ask ``run`` to return; safe from signal handlers and other threads."""
+        self._stop.set()
+
+    def run(self) -> RunStats:
+        """Run until ``request_stop``, ``max_frames`` sent, or a stage fails."""
+        self._started_at = time.monotonic()
+        self.capture.start()
+        self._compose_thread.start()
+        self.sender.start()
+        try:
+            while not self._stop.is_set():
+                if self.sender.finished.wait(0.05):
+                    break
+                if self.error or self.capture.error:
+                    break
+        finally:
+            self.close()
+        for error in (self.capture.error, self.error, self.sender.error):
+            if error is not None:
+                raise error
+        return self.stats()
+
+    def close(self) -> None:
+        """Stop every thread, then release the source and sinks; idempotent."""
+        self._stop.set()
+        self.camera_frames.close()
+        self.output_frames.close()
+        self.sender.stop()
+        if self._compose_thread.is_alive():
+            self._compose_thread.join(2.0)
+        self.capture.stop()
+        if not self.capture.is_alive():  # never release a capture another thread is reading
+            self.source.close()
+        for sink in self.sinks:
+            sink.close()
+
+    def stats(self) -> RunStats:
+        latencies = list(self.sender.latencies_ms)
+        return RunStats(
+            captured=self.capture.captured,
+            composed=self.composed,
+            dropped=self.dropped,
+            sent=self.sender.sent,
+            repeated=self.sender.repeated,
+            latency_ms_median=statistics.median(latencies) if latencies else 0.0,
+        )

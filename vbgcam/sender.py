@@ -1,0 +1,104 @@
+"""The fixed-rate sender: the virtual camera gets a frame every period, whatever upstream does.
+
+Apps treat a camera that stops delivering as frozen or gone, so when no new composited frame
+is ready the last one is sent again. Ticks are absolute deadlines (``start + n * period``) on
+the monotonic clock, so the rate does not drift; a tick missed by more than a period is
+skipped, not sent in a burst.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from vbgcam.outputs import FrameSink
+from vbgcam.ringbuffer import RingBuffer
+
+log = logging.getLogger(__name__)
+
+# Wait this long for the first composited frame before sending black, so a recording starts
+# with a real picture but an app never waits on a silent camera.
+FIRST_FRAME_WAIT_S = 1.0
+
+
+class FrameSender:
+    """Takes the newest frame from ``frames`` every ``1 / fps`` and sends it to each sink.
+
+    Runs in its own thread between ``start`` and ``stop``. ``finished`` is set when
+    ``max_frames`` have been sent or when a sink failed (``error`` then holds why).
+    """
+
+    def __init__(
+        self,
+        frames: RingBuffer,
+        sinks: Sequence[FrameSink],
+        fps: float,
+        max_frames: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.frames = frames
+        self.sinks = list(sinks)
+        self.period_s = 1.0 / fps
+        self.max_frames = max_frames
+        self.clock = clock
+        self.finished = threading.Event()
+        self.error: BaseException | None = None
+        self.sent = 0
+        self.repeated = 0
+        self.latencies_ms: deque[float] = deque(maxlen=300)
+        self._last = np.zeros(frames.shape, np.uint8)
+        self._last_seq = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vbgcam-sender", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _take_newest(self, timeout_s: float) -> bool:
+        """Copy the newest composited frame, if there is one newer than the last sent."""
+        ref = self.frames.acquire_newest(self._last_seq, timeout_s)
+        if ref is None:
+            return False
+        try:
+            np.copyto(self._last, ref.image)
+            self._last_seq = ref.seq
+            self.latencies_ms.append((self.clock() - ref.capture_ts) * 1e3)
+        finally:
+            self.frames.release(ref)
+        return True
+
+    def _run(self) -> None:
+        try:
+            self._take_newest(FIRST_FRAME_WAIT_S)
+            start = self.clock()
+            tick = 0
+            while not self._stop.is_set():
+                delay = start + tick * self.period_s - self.clock()
+                if delay > 0 and self._stop.wait(delay):
+                    break
+                if not self._take_newest(0) and self.sent:
+                    self.repeated += 1
+                for sink in self.sinks:
+                    sink.send(self._last)
+                self.sent += 1
+                if self.max_frames is not None and self.sent >= self.max_frames:
+                    break
+                tick += 1
+                behind = self.clock() - (start + tick * self.period_s)
+                if behind > self.period_s:
+                    tick += int(behind / self.period_s)
+        except BaseException as exc:  # surfaced by the pipeline, with its cause
+            self.error = exc
+            log.debug("sender stopped by an error", exc_info=True)
+        finally:
+            self.finished.set()

@@ -1,0 +1,229 @@
+"""Settings: one immutable snapshot, built from the TOML file and command-line flags.
+
+Every key lives in ``KEYS`` with the parser that validates it, so the config file, the flags
+and ``config.example.toml`` cannot drift apart: an unknown key or a bad value is a
+``ConfigError`` that names the key and what is allowed, never a silent default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vbgcam.errors import ConfigError
+
+SEGMENTER_NAMES = ("diff",)
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """What to capture and in which mode; the mode is also the output's size and rate."""
+
+    source: str = "0"
+    size: tuple[int, int] = (1280, 720)
+    fps: float = 30.0
+    fourcc: str = "MJPG"
+
+
+@dataclass(frozen=True)
+class BackgroundSettings:
+    """What replaces the background; no image means the camera frame, blurred."""
+
+    image: str = ""
+    blur: int = 60
+
+
+@dataclass(frozen=True)
+class SegmenterSettings:
+    """Which method finds the person, and its tuning."""
+
+    name: str = "diff"
+    threshold: int = 3
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """Where composited frames go. ``device = "none"`` runs without a virtual camera."""
+
+    device: str = ""
+    backend: str = ""
+    record: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration; stages read it at frame boundaries and never mutate it."""
+
+    camera: CameraSettings = field(default_factory=CameraSettings)
+    background: BackgroundSettings = field(default_factory=BackgroundSettings)
+    segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+
+
+# --- value parsers: each takes a raw TOML or command-line value, returns the typed value or
+# raises ValueError with the text "allowed: ..." that ends up in the user's message.
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError("expected a string")
+    return str(value).strip()
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a whole number from {low} to {high}") from None
+        if isinstance(value, float) and number != value:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        if not low <= number <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return number
+
+    return parse
+
+
+def _fps(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a frame rate from 1 to 240")
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("expected a frame rate from 1 to 240") from None
+    if not 1 <= rate <= 240:
+        raise ValueError("expected a frame rate from 1 to 240")
+    return rate
+
+
+def parse_size(value: Any) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720); even sides, since YUV 4:2:0 devices need them."""
+    allowed = "expected WIDTHxHEIGHT with even sides from 16 to 7680, such as 1280x720"
+    if not isinstance(value, str):
+        raise ValueError(allowed)
+    parts = value.lower().replace(" ", "").split("x")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(allowed)
+    width, height = int(parts[0]), int(parts[1])
+    if not (16 <= width <= 7680 and 16 <= height <= 7680) or width % 2 or height % 2:
+        raise ValueError(allowed)
+    return width, height
+
+
+def _fourcc(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 4 or not value.isascii():
+        raise ValueError("expected four ASCII characters, such as MJPG or YUYV")
+    return value.upper()
+
+
+def _choice(names: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in names:
+            raise ValueError(f"expected one of: {', '.join(names)}")
+        return str(value)
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Key:
+    """One settable key: how to parse it, and whether it names a file."""
+
+    parse: Callable[[Any], Any]
+    is_path: bool = False
+
+
+KEYS: dict[str, Key] = {
+    "camera.source": Key(_text),
+    "camera.size": Key(parse_size),
+    "camera.fps": Key(_fps),
+    "camera.fourcc": Key(_fourcc),
+    "background.image": Key(_text, is_path=True),
+    "background.blur": Key(_integer(0, 100)),
+    "segmenter.name": Key(_choice(SEGMENTER_NAMES)),
+    "segmenter.threshold": Key(_integer(0, 255)),
+    "output.device": Key(_text),
+    "output.backend": Key(_text),
+    "output.record": Key(_text, is_path=True),
+}
+
+
+def _unknown(name: str, known: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(known))}"
+    return ConfigError(f"unknown setting '{name}'; {hint}")
+
+
+def _flatten(table: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """{'camera': {'fps': 30}} -> {'camera.fps': 30}, rejecting anything not in KEYS."""
+    sections = sorted({k.split(".")[0] for k in KEYS})
+    flat: dict[str, Any] = {}
+    for section, body in table.items():
+        if section not in sections:
+            raise ConfigError(f"{origin}: {_unknown(section, sections)}")
+        if not isinstance(body, Mapping):
+            raise ConfigError(f"{origin}: '{section}' must be a table ([{section}])")
+        for key, value in body.items():
+            name = f"{section}.{key}"
+            if name not in KEYS:
+                known = [k for k in KEYS if k.startswith(section + ".")]
+                raise ConfigError(f"{origin}: {_unknown(name, known)}")
+            flat[name] = value
+    return flat
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read and flatten a TOML file; relative paths in it are relative to the file."""
+    try:
+        with path.open("rb") as handle:
+            table = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    flat = _flatten(table, str(path))
+    for name, value in flat.items():
+        if KEYS[name].is_path and isinstance(value, str) and value.strip():
+            candidate = Path(value).expanduser()
+            if not candidate.is_absolute():
+                flat[name] = str(path.parent / candidate)
+    return flat
+
+
+def build_settings(values: Mapping[str, Any], origin: str = "settings") -> Settings:
+    """Apply flat ``section.key`` values over the defaults, validating each one."""
+    settings = Settings()
+    for name, raw in values.items():
+        if name not in KEYS:
+            raise ConfigError(f"{origin}: {_unknown(name, list(KEYS))}")
+        try:
+            value = KEYS[name].parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: bad value {raw!r} for '{name}': {exc}") from None
+        section, key = name.split(".")
+        part = dataclasses.replace(getattr(settings, section), **{key: value})
+        settings = dataclasses.replace(settings, **{section: part})
+    return settings
+
+
+def load_settings(config_path: Path | None, overrides: Mapping[str, Any]) -> Settings:
+    """The config file (if any) with command-line ``overrides`` on top; None means unset.
+
+    File and flags are validated apart first, so a message blames the place the bad value
+    came from.
+    """
+    file_values = read_config_file(config_path) if config_path else {}
+    flag_values = {k: v for k, v in overrides.items() if v is not None}
+    build_settings(file_values, str(config_path))
+    build_settings(flag_values, "command line")
+    return build_settings({**file_values, **flag_values})

@@ -1,0 +1,197 @@
+"""Where frames come from: a webcam, a video file standing in for one, or the demo scene.
+
+Every source writes its frames into a caller's buffer of the output size, adapting a frame of
+another size instead of failing on it, so the rest of the pipeline sees one shape only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import platform
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from vbgcam.demo_scene import DemoScene
+from vbgcam.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+
+class Source(Protocol):
+    """A stream of BGR frames.
+
+    ``paces_itself`` is True for a camera, whose ``read_into`` blocks until the next frame;
+    for files and the demo the capture thread keeps time at ``fps``.
+    """
+
+    fps: float
+    paces_itself: bool
+    description: str
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        """Fill ``frame_bgr`` (H x W x 3 uint8) with the next frame; False when none came."""
+        ...
+
+    def close(self) -> None:
+        """Release the device or file; idempotent."""
+        ...
+
+
+class _CaptureReader:
+    """Reads from a ``cv2.VideoCapture`` straight into the caller's buffer when sizes agree,
+    else through one scratch buffer, resized; so a mismatched size costs no allocation."""
+
+    def __init__(self, capture: cv2.VideoCapture) -> None:
+        self.capture = capture
+        self._scratch: np.ndarray | None = None
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        target = frame_bgr if self._scratch is None else self._scratch
+        ok, image = self.capture.read(target)
+        if not ok or image is None:
+            return False
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        if image is frame_bgr:
+            return True
+        if image.shape == frame_bgr.shape:
+            np.copyto(frame_bgr, image)
+        else:
+            height, width = frame_bgr.shape[:2]
+            cv2.resize(image, (width, height), dst=frame_bgr, interpolation=cv2.INTER_AREA)
+        self._scratch = image
+        return True
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+def _fourcc_text(code: float) -> str:
+    number = int(code)
+    return "".join(chr((number >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00") or "?"
+
+
+class CameraSource:
+    """A webcam by index (``0``) or device path (``/dev/video0``)."""
+
+    paces_itself = True
+
+    def __init__(self, spec: str, size: tuple[int, int], fps: float, fourcc: str) -> None:
+        target: int | str = int(spec) if spec.isdigit() else spec
+        backend = cv2.CAP_V4L2 if platform.system() == "Linux" else cv2.CAP_ANY
+        if isinstance(target, str) and not Path(target).exists():
+            raise SourceError(
+                f"camera {spec} does not exist; plug it in, or pick another with --camera"
+            )
+        capture = cv2.VideoCapture(target, backend)
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(
+                f"cannot open camera {spec}: no such camera, or another application is using "
+                "it; try another index with --camera, or --camera demo to test without one"
+            )
+        # FOURCC first: many UVC cameras only list their HD modes under MJPG.
+        capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*fourcc))
+        capture.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
+        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
+        capture.set(cv2.CAP_PROP_FPS, fps)
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        self._reader = _CaptureReader(capture)
+        got_w = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        got_h = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        got_fps = capture.get(cv2.CAP_PROP_FPS) or fps
+        got_fourcc = _fourcc_text(capture.get(cv2.CAP_PROP_FOURCC))
+        self.fps = float(got_fps)
+        self.description = f"camera {spec}: {got_w}x{got_h} {got_fourcc} @ {got_fps:g} fps"
+        if (got_w, got_h) != size:
+            log.warning(
+                "camera %s gave %dx%d instead of %dx%d; frames are scaled to %dx%d",
+                spec,
+                got_w,
+                got_h,
+                size[0],
+                size[1],
+                size[0],
+                size[1],
+            )
+        log.info("opened %s", self.description)
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        return self._reader.read_into(frame_bgr)
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+class VideoFileSource:
+    """A video file played at its own frame rate, looped, as a stand-in for a camera."""
+
+    paces_itself = False
+
+    def __init__(self, path: Path, loop: bool = True) -> None:
+        if not path.is_file():
+            raise SourceError(f"video file {path} does not exist")
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(f"cannot decode video file {path}: not a video OpenCV can read")
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and math.isfinite(fps) and 1 <= fps <= 240 else 30.0
+        self.frame_count = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+        self.size = (
+            int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+        self._reader = _CaptureReader(capture)
+        self._path = path
+        self._loop = loop
+        probe = np.zeros((max(self.size[1], 2), max(self.size[0], 2), 3), np.uint8)
+        if not self._reader.read_into(probe):
+            capture.release()
+            raise SourceError(f"cannot decode video file {path}: no frame could be read")
+        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        self.description = f"video {path.name}: {self.size[0]}x{self.size[1]} @ {self.fps:g} fps"
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        if self._reader.read_into(frame_bgr):
+            return True
+        if not self._loop:
+            return False
+        self._reader.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        return self._reader.read_into(frame_bgr)
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+class DemoSource:
+    """The generated demo scene, one frame per ``1 / fps`` of scene time."""
+
+    paces_itself = False
+
+    def __init__(self, size: tuple[int, int], fps: float) -> None:
+        self.scene = DemoScene(*size)
+        self.fps = fps
+        self.frame_index = 0
+        self.description = f"demo scene: {size[0]}x{size[1]} @ {fps:g} fps"
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        self.scene.render(self.frame_index / self.fps, frame_bgr)
+        self.frame_index += 1
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def open_source(spec: str, size: tuple[int, int], fps: float, fourcc: str) -> Source:
+    """``demo``, a camera index or ``/dev/video*`` path, or a video file."""
+    if spec == "demo":
+        return DemoSource(size, fps)
+    if spec.isdigit() or spec.startswith("/dev/"):
+        return CameraSource(spec, size, fps, fourcc)
+    return VideoFileSource(Path(spec).expanduser())
