@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +18,17 @@ CLIP_FPS = 30.0
 CLIP_FRAMES = 64
 
 
+def v4l2loopback_present() -> bool:
+    """Whether this machine has v4l2loopback loaded (its devices are virtual video4linux)."""
+    return Path("/sys/module/v4l2loopback").exists() or bool(
+        glob.glob("/sys/devices/virtual/video4linux/video*")
+    )
+
+
 @pytest.fixture(autouse=True)
-def no_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def no_user_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Point ``$XDG_CONFIG_HOME`` at an empty folder, so a developer's config never leaks in
     (subprocesses inherit it too)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))

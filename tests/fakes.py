@@ -108,8 +108,11 @@ class UnpluggedBackend(RecordingBackend):
 
     FAIL_AFTER = 5
 
+    raised: RuntimeError | None = None
+
     def send(self, frame: np.ndarray) -> None:
         if len(self.frames) >= self.FAIL_AFTER:
+            # pyvirtualcam's v4l2loopback backend raises exactly this when write() fails.
             self.raised = RuntimeError("error writing frame: No such device")
             raise self.raised
         super().send(frame)
@@ -197,6 +200,27 @@ class SlowSegmenter:
     def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
         self.calls += 1
         time.sleep(self.delay_s)
+        return self.inner.segment(frame_bgr)
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+
+class FailingSegmenter:
+    """A segmenter that raises after ``ok_frames`` frames, as a model that runs out of GPU
+    memory does; the pipeline must surface its error, not hang."""
+
+    def __init__(self, ok_frames: int) -> None:
+        self.inner = DiffSegmenter()
+        self.ok_frames = ok_frames
+        self.calls = 0
+        self.raised: Exception | None = None
+
+    def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        if self.calls > self.ok_frames:
+            self.raised = MemoryError("out of memory while segmenting")
+            raise self.raised
         return self.inner.segment(frame_bgr)
 
     def reset(self) -> None:

@@ -11,10 +11,12 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import cv2
 import typer
 
 from vbgcam import __version__
@@ -63,6 +65,11 @@ def _setup_logging(level: str) -> None:
     if numeric is None:
         raise typer.BadParameter(f"'{level}' is not one of debug, info, warning, error")
     logging.basicConfig(level=numeric, format="vbgcam: %(message)s", stream=sys.stderr, force=True)
+    if numeric > logging.DEBUG:
+        # OpenCV and FFmpeg print their own warnings beside our one-line errors; the errors
+        # we raise already say what went wrong.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def _default_config() -> Path | None:
@@ -187,20 +194,40 @@ def run(
     ] = None,
 ) -> None:
     """Run the virtual camera until Ctrl-C: camera in, person over the new background out."""
-    settings = _settings(
-        config,
-        camera=camera,
-        size=size,
-        fps=fps,
-        fourcc=fourcc,
-        bg=bg,
-        blur=blur,
-        segmenter=segmenter,
-        threshold=threshold,
-        device=device,
-        backend=backend,
-        record=record,
-    )
+    stop_requested = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("%s received, stopping", signal.Signals(signum).name)
+        stop_requested.set()
+
+    # Handlers first, so a signal while the camera opens still ends in a clean stop.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _run(
+            stop_requested,
+            config,
+            frames,
+            camera=camera,
+            size=size,
+            fps=fps,
+            fourcc=fourcc,
+            bg=bg,
+            blur=blur,
+            segmenter=segmenter,
+            threshold=threshold,
+            device=device,
+            backend=backend,
+            record=record,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(
+    stop_requested: threading.Event, config: Path | None, frames: int | None, **flags: Any
+) -> None:
+    settings = _settings(config, **flags)
     cam = settings.camera
     out = settings.output
     compositor = _build_compositor(settings)
@@ -215,18 +242,10 @@ def run(
     log.info("source: %s", source.description)
     if not sinks:
         log.info("no virtual camera (--device none) and no recording: frames go nowhere")
-    pipeline = Pipeline(source, compositor, sinks, cam.size, cam.fps, max_frames=frames)
-
-    def stop(signum: int, _frame: object) -> None:
-        log.info("%s received, stopping", signal.Signals(signum).name)
-        pipeline.request_stop()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        stats = pipeline.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    pipeline = Pipeline(
+        source, compositor, sinks, cam.size, cam.fps, max_frames=frames, stop=stop_requested
+    )
+    stats = pipeline.run()
     log.info(
         "stopped: %d frames sent (%d repeats), %d captured, %d dropped, latency median %.1f ms",
         stats.sent,

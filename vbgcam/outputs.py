@@ -79,7 +79,12 @@ class VirtualCamera:
         self.device = self.camera.device
 
     def send(self, frame_bgr: np.ndarray) -> None:
-        self.camera.send(frame_bgr)
+        try:
+            self.camera.send(frame_bgr)
+        except RuntimeError as exc:
+            raise OutputError(
+                f"virtual camera {self.device} stopped accepting frames: {exc}"
+            ) from exc
 
     def close(self) -> None:
         self.camera.close()

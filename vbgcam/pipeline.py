@@ -48,6 +48,7 @@ class Pipeline:
         size: tuple[int, int],
         fps: float,
         max_frames: int | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         width, height = size
         self.source = source
@@ -60,7 +61,7 @@ class Pipeline:
         self.composed = 0
         self.dropped = 0
         self.error: BaseException | None = None
-        self._stop = threading.Event()
+        self._stop = stop or threading.Event()
         self._compose_thread = threading.Thread(
             target=self._compose_loop, name="vbgcam-compose", daemon=True
         )

@@ -33,8 +33,13 @@ def partial_path(output: Path) -> Path:
 
 @contextlib.contextmanager
 def _atomic_recorder(output: Path, size: tuple[int, int], fps: float) -> Iterator[Recorder]:
+    if not output.parent.is_dir():
+        raise OutputError(f"cannot write {output}: folder {output.parent} does not exist")
     temporary = partial_path(output)
-    recorder = Recorder(temporary, size, fps)
+    try:
+        recorder = Recorder(temporary, size, fps)
+    except OutputError:
+        raise OutputError(f"cannot write {output}: use a .mp4 or .avi file name") from None
     try:
         yield recorder
     except BaseException:
@@ -99,9 +104,8 @@ def render(
                 _write_png(compare_png, side_by_side(frame, composed))
             done += 1
             on_frame(done)
-    if done == 0:
-        output.unlink(missing_ok=True)
-        raise OutputError("the input gave no frames; nothing was written")
+        if done == 0:
+            raise OutputError("the input gave no frames; nothing was written")
     compose_ms.sort()
     return RenderResult(frames=done, compose_ms_median=compose_ms[len(compose_ms) // 2])
 

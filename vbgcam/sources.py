@@ -153,7 +153,12 @@ class VideoFileSource:
         if not self._reader.read_into(probe):
             capture.release()
             raise SourceError(f"cannot decode video file {path}: no frame could be read")
-        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        if not self._reader.read_into(probe):
+            capture.release()
+            raise SourceError(
+                f"{path} holds a single picture, not a video; use it as a background with --bg"
+            )
+        self._rewind()
         self.description = f"video {path.name}: {self.size[0]}x{self.size[1]} @ {self.fps:g} fps"
 
     def read_into(self, frame_bgr: np.ndarray) -> bool:
@@ -161,8 +166,13 @@ class VideoFileSource:
             return True
         if not self._loop:
             return False
-        self._reader.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        self._rewind()
         return self._reader.read_into(frame_bgr)
+
+    def _rewind(self) -> None:
+        """Reopen rather than seek: seeking to frame 0 fails or lands late in some formats."""
+        self._reader.close()
+        self._reader = _CaptureReader(cv2.VideoCapture(str(self._path)))
 
     def close(self) -> None:
         self._reader.close()

@@ -1,0 +1,253 @@
+"""Backgrounds and the compositor: the person over the new background."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vbgcam.backgrounds import (
+    BlurBackground,
+    ImageBackground,
+    cover_fit,
+    make_background,
+    read_image,
+)
+from vbgcam.compose import Compositor, blend_binary
+from vbgcam.demo_scene import DemoScene
+from vbgcam.errors import BackgroundError
+from vbgcam.segmenters.diff import DiffSegmenter
+from vbgcam.settings import BackgroundSettings
+
+SIZE = (640, 360)
+FPS = 30.0
+FAR_PX = 40
+
+
+def disc(radius_px: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius_px + 1, 2 * radius_px + 1))
+
+
+@pytest.fixture(scope="module")
+def composited_demo(
+    background_image: Path,
+) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray]]:
+    """Eight demo frames through diff + image background: (t, frame, mask, composite)."""
+    scene = DemoScene(*SIZE)
+    compositor = Compositor(DiffSegmenter(threshold=3), ImageBackground(background_image, SIZE))
+    results = []
+    for index in range(8):
+        t_s = 0.5 + index / FPS
+        frame = np.empty((SIZE[1], SIZE[0], 3), np.uint8)
+        scene.render(t_s, frame)
+        composite = np.empty_like(frame)
+        mask = compositor.compose(frame, t_s, composite).copy()
+        results.append((t_s, frame, mask, composite))
+    return results
+
+
+def test_pixels_far_from_the_figure_show_the_background_exactly(
+    composited_demo: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]],
+    background_image: Path,
+) -> None:
+    scene = DemoScene(*SIZE)
+    background = ImageBackground(background_image, SIZE).image
+    for t_s, _frame, _mask, composite in composited_demo[1:]:
+        figure = cv2.bitwise_or(scene.person_mask(t_s), scene.person_mask(t_s - 1 / FPS))
+        far = cv2.dilate(figure, disc(FAR_PX)) == 0
+        assert far.mean() > 0.3, "the test needs room far from the figure"
+        wrong = np.any(composite[far] != background[far], axis=-1)
+        assert int(wrong.sum()) == 0, f"{int(wrong.sum())} far pixels are not background at {t_s}"
+
+
+def test_pixels_in_the_mask_show_the_camera_frame_exactly(
+    composited_demo: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]],
+    background_image: Path,
+) -> None:
+    background = ImageBackground(background_image, SIZE).image
+    for t_s, frame, mask, composite in composited_demo[1:]:
+        person = mask > 0
+        assert person.any(), f"the moving figure gave no mask at {t_s}"
+        assert np.array_equal(composite[person], frame[person])
+        assert np.array_equal(composite[~person], background[~person])
+
+
+def test_first_frame_is_all_background(
+    composited_demo: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]],
+    background_image: Path,
+) -> None:
+    _t_s, _frame, mask, composite = composited_demo[0]
+    assert not mask.any()
+    assert np.array_equal(composite, ImageBackground(background_image, SIZE).image)
+
+
+def test_compositor_records_how_long_each_stage_took(background_image: Path) -> None:
+    compositor = Compositor(DiffSegmenter(), ImageBackground(background_image, SIZE))
+    frame = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    compositor.compose(frame, 0.0, np.empty_like(frame))
+    times = compositor.times
+    assert min(times.segment_ms, times.background_ms, times.blend_ms) >= 0
+    assert 0 < times.total_ms < 1000
+
+
+def test_blend_takes_the_frame_where_the_mask_is_set_and_the_background_elsewhere() -> None:
+    frame = np.full((2, 3, 3), 200, np.uint8)
+    background = np.full((2, 3, 3), 7, np.uint8)
+    mask = np.array([[0, 255, 0], [1, 0, 128]], np.uint8)
+    dst = np.empty_like(frame)
+    blend_binary(frame, background, mask, dst)
+    assert np.array_equal(dst[:, :, 0], [[7, 200, 7], [200, 7, 200]])
+
+
+# --- cover_fit
+
+
+@pytest.mark.parametrize(
+    ("source_wh", "size"),
+    [
+        pytest.param((1920, 1080), (1280, 720), id="same-aspect-down"),
+        pytest.param((640, 360), (1280, 720), id="same-aspect-up"),
+        pytest.param((1000, 1000), (1280, 720), id="square-to-wide"),
+        pytest.param((333, 777), (320, 240), id="tall-odd-to-wide"),
+        pytest.param((4000, 300), (640, 480), id="panorama"),
+        pytest.param((7, 5), (1920, 1080), id="tiny-up"),
+        pytest.param((1280, 720), (1280, 720), id="exact"),
+    ],
+)
+def test_cover_fit_gives_exactly_the_output_size(
+    source_wh: tuple[int, int], size: tuple[int, int]
+) -> None:
+    image = np.zeros((source_wh[1], source_wh[0], 3), np.uint8)
+    fitted = cover_fit(image, size)
+    assert fitted.shape == (size[1], size[0], 3)
+    assert fitted.flags.c_contiguous
+
+
+def test_cover_fit_crops_a_wide_image_at_both_sides_equally() -> None:
+    # 6 x 2: a red column at each edge, blue-green stripes inside; fitted to 2 x 2 at scale 1.
+    image = np.array(
+        [
+            [[0, 0, 255], [1, 1, 1], [10, 20, 30], [40, 50, 60], [2, 2, 2], [0, 0, 255]],
+            [[0, 0, 255], [1, 1, 1], [11, 21, 31], [41, 51, 61], [2, 2, 2], [0, 0, 255]],
+        ],
+        np.uint8,
+    )
+    fitted = cover_fit(image, (2, 2))
+    assert np.array_equal(fitted, image[:, 2:4])
+
+
+def test_cover_fit_crops_a_tall_image_at_top_and_bottom_equally() -> None:
+    image = np.zeros((8, 2, 3), np.uint8)
+    image[:3] = 255  # the top three rows are white, the bottom three red
+    image[5:] = (0, 0, 255)
+    image[3:5] = (9, 9, 9)
+    fitted = cover_fit(image, (2, 2))
+    assert (fitted == 9).all()
+
+
+def test_cover_fit_keeps_the_centre_of_the_picture(background_image: Path) -> None:
+    """A 1920x1080 ramp fitted to a 4:3 frame loses equal parts of both sides."""
+    image = read_image(background_image)
+    fitted = cover_fit(image, (640, 480))
+    # Blue ramps left to right. Scaled by 4/9 to 853x480, 640 columns survive from column
+    # 106, i.e. source columns 239 to 1679: both sides lose the same 239 columns.
+    assert abs(int(fitted[240, 0, 0]) - int(image[540, 240, 0])) <= 3
+    assert abs(int(fitted[240, -1, 0]) - int(image[540, 1679, 0])) <= 3
+
+
+# --- image and blur backgrounds
+
+
+def test_image_background_is_fitted_once_and_read_only(background_image: Path) -> None:
+    background = ImageBackground(background_image, (320, 240))
+    frame = np.zeros((240, 320, 3), np.uint8)
+    first = background.frame_for(frame, 0.0)
+    assert first.shape == (240, 320, 3)
+    assert background.frame_for(frame, 5.0) is first
+    assert not first.flags.writeable
+
+
+@pytest.mark.parametrize("strength", [0, 1, 60, 100])
+@pytest.mark.parametrize("size", [(320, 240), (330, 250), (1280, 720)], ids=str)
+def test_blur_background_returns_the_output_size(size: tuple[int, int], strength: int) -> None:
+    frame = np.zeros((size[1], size[0], 3), np.uint8)
+    DemoScene(*size).render(0.0, frame)
+    blurred = BlurBackground(strength, size).frame_for(frame, 0.0)
+    assert blurred.shape == frame.shape
+    assert blurred.dtype == np.uint8
+
+
+def test_blur_strength_zero_is_the_frame_itself() -> None:
+    frame = np.zeros((240, 320, 3), np.uint8)
+    DemoScene(320, 240).render(0.0, frame)
+    assert np.array_equal(BlurBackground(0, (320, 240)).frame_for(frame, 0.0), frame)
+
+
+def test_blur_removes_detail() -> None:
+    frame = np.zeros((240, 320, 3), np.uint8)
+    DemoScene(320, 240).render(0.0, frame)
+    blurred = BlurBackground(100, (320, 240)).frame_for(frame, 0.0)
+    sharpness = cv2.Laplacian(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
+    blurred_sharpness = cv2.Laplacian(cv2.cvtColor(blurred, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
+    assert blurred_sharpness < sharpness / 10
+
+
+def test_settings_choose_the_image_when_one_is_given_else_blur(background_image: Path) -> None:
+    size = (320, 240)
+    chosen = make_background(BackgroundSettings(image=str(background_image)), size)
+    assert isinstance(chosen, ImageBackground)
+    assert isinstance(make_background(BackgroundSettings(image="", blur=30), size), BlurBackground)
+
+
+# --- reading images
+
+
+def test_png_with_alpha_is_composited_over_black(tmp_path: Path) -> None:
+    bgra = np.array(
+        [[[10, 20, 30, 255], [200, 100, 50, 0], [200, 100, 50, 128], [255, 255, 255, 51]]],
+        np.uint8,
+    )
+    path = tmp_path / "logo.png"
+    assert cv2.imwrite(str(path), bgra)
+    image = read_image(path)
+    assert image.shape == (1, 4, 3)
+    assert image.dtype == np.uint8
+    expected = [[[10, 20, 30], [0, 0, 0], [100, 50, 25], [51, 51, 51]]]
+    assert np.array_equal(image, np.array(expected, np.uint8))
+
+
+def test_grey_and_16_bit_images_are_read_as_8_bit_bgr(tmp_path: Path) -> None:
+    grey = tmp_path / "grey.png"
+    assert cv2.imwrite(str(grey), np.full((2, 2), 77, np.uint8))
+    deep = tmp_path / "deep.png"
+    assert cv2.imwrite(str(deep), np.full((2, 2, 3), 65535, np.uint16))
+    assert np.array_equal(read_image(grey), np.full((2, 2, 3), 77, np.uint8))
+    assert np.array_equal(read_image(deep), np.full((2, 2, 3), 255, np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected_in_message"),
+    [
+        pytest.param(None, "does not exist", id="missing"),
+        pytest.param(b"", "cannot decode", id="empty"),
+        pytest.param(b"holiday snaps go here\n", "cannot decode", id="text"),
+        pytest.param(b"\x89PNG\r\n\x1a\n" + bytes(40), "cannot decode", id="truncated-png"),
+    ],
+)
+def test_background_that_is_not_an_image_is_a_background_error(
+    tmp_path: Path, content: bytes | None, expected_in_message: str
+) -> None:
+    path = tmp_path / "beach.png"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(BackgroundError, match=expected_in_message) as info:
+        ImageBackground(path, (320, 240))
+    assert str(path) in str(info.value)
+
+
+def test_background_that_is_a_folder_is_a_background_error(tmp_path: Path) -> None:
+    with pytest.raises(BackgroundError) as info:
+        read_image(tmp_path)
+    assert str(tmp_path) in str(info.value)
