@@ -5,16 +5,17 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup run demo test lint bench clean
+.PHONY: setup run demo test lint bench quality clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vbgcam needs Python 3.11 or newer: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/vbgcam models pull
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install vbgcam with its test tools
+setup: $(STAMP) ## create .venv, install vbgcam with its test tools, download the segmentation model
 
 run: setup ## start the virtual camera with the default settings (add options with ARGS="...")
 	@$(BIN)/vbgcam run $(ARGS) || { status=$$?; \
@@ -35,6 +36,9 @@ lint: setup ## ruff and mypy
 
 bench: setup ## compositor speed against the original tutorial loop
 	$(BIN)/python -m vbgcam.bench
+
+quality: setup ## mask quality on ../shared/data: human-seg photos and generated webcam clips
+	$(BIN)/vbgcam eval $(ARGS)
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache .mypy_cache *.egg-info

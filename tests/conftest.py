@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import glob
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 
 from tests import fakes
 from vbgcam.demo_scene import DemoScene
+from vbgcam.errors import VbgcamError
 
 CLIP_SIZE = (320, 240)
 CLIP_FPS = 30.0
@@ -32,6 +35,54 @@ def no_user_config(
     """Point ``$XDG_CONFIG_HOME`` at an empty folder, so a developer's config never leaks in
     (subprocesses inherit it too)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder holding both verified selfie models, shared by the session.
+
+    Copied from the developer's cache when it has them (``make setup`` puts them there),
+    else pulled once through the real PyPI route; skipped politely when neither works.
+    """
+    from vbgcam import models
+
+    cache_home = tmp_path_factory.mktemp("xdg-cache")
+    target = cache_home / "vbgcam" / "models"
+    target.mkdir(parents=True)
+    for name, spec in models.MODELS.items():
+        found = models.verified_path(name)
+        if found is not None:
+            shutil.copy2(found, target / spec.filename)
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache_home)
+    try:
+        if any(models.verified_path(name) is None for name in models.MODELS):
+            try:
+                models.pull()
+            except VbgcamError as exc:
+                pytest.skip(f"the selfie models are not available here: {exc}")
+    finally:
+        if previous is None:
+            del os.environ["XDG_CACHE_HOME"]
+        else:
+            os.environ["XDG_CACHE_HOME"] = previous
+    return cache_home
+
+
+@pytest.fixture(autouse=True)
+def isolated_model_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """An empty model cache for every test: tests that want the models ask for
+    ``with_models``, so the developer's cache never decides what a test sees."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache-empty")))
+
+
+@pytest.fixture
+def with_models(model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Both selfie models verified in ``$XDG_CACHE_HOME`` for this test."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(model_cache))
+    return model_cache
 
 
 @pytest.fixture(scope="session")

@@ -193,7 +193,7 @@ class SlowSegmenter:
     the output rate (100 ms is 10 fps against the camera's 30)."""
 
     def __init__(self, delay_s: float = 0.1, threshold: int = 3) -> None:
-        self.inner = DiffSegmenter(threshold=threshold)
+        self.inner = DiffSegmenter(threshold=threshold, hold_s=0, clean=False)
         self.delay_s = delay_s
         self.calls = 0
 
@@ -211,7 +211,7 @@ class FailingSegmenter:
     memory does; the pipeline must surface its error, not hang."""
 
     def __init__(self, ok_frames: int) -> None:
-        self.inner = DiffSegmenter()
+        self.inner = DiffSegmenter(hold_s=0, clean=False)
         self.ok_frames = ok_frames
         self.calls = 0
         self.raised: Exception | None = None

@@ -372,7 +372,10 @@ def test_run_records_what_the_virtual_camera_would_show(tmp_path: Path) -> None:
 def test_render_writes_one_binary_mask_per_frame_and_the_video(
     tmp_path: Path, demo_clip: Path
 ) -> None:
-    result = vbgcam(*words("render", demo_clip, "-o out.mp4 --mask-out masks"), cwd=tmp_path)
+    original_method = "--segmenter diff --hold 0 --no-clean --no-refine"
+    result = vbgcam(
+        *words("render", demo_clip, "-o out.mp4 --mask-out masks", original_method), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert f"({CLIP_FRAMES} frames" in result.stdout
 
@@ -404,7 +407,10 @@ def test_failed_render_leaves_no_partial_output_and_keeps_the_old_file(
     output.write_bytes(b"last week's render")
     # --compare into a missing folder fails at the middle frame, after half the video is
     # written.
-    args = words("render", demo_clip, "-o", output, "--compare missing/compare.png")
+    # diff needs no model, so the only line on stderr is the failure under test
+    args = words(
+        "render", demo_clip, "-o", output, "--compare missing/compare.png --segmenter diff"
+    )
     result = vbgcam(*args, cwd=tmp_path)
     assert result.returncode == 1
     assert stderr_lines(result.stderr) == ["OutputError: cannot write picture missing/compare.png"]
@@ -421,7 +427,9 @@ def test_render_that_gets_no_frames_keeps_the_old_file(
     frame = np.empty((CLIP_SIZE[1], CLIP_SIZE[0], 3), np.uint8)
     while source.read_into(frame):  # a source already at its end gives no frames
         pass
-    compositor = Compositor(DiffSegmenter(), ImageBackground(background_image, CLIP_SIZE))
+    compositor = Compositor(
+        DiffSegmenter(hold_s=0, clean=False), ImageBackground(background_image, CLIP_SIZE)
+    )
     try:
         with pytest.raises(OutputError, match="no frames"):
             rendering.render(source, compositor, output, CLIP_SIZE, frame_count=10)

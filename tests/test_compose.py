@@ -36,7 +36,9 @@ def composited_demo(
 ) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray]]:
     """Eight demo frames through diff + image background: (t, frame, mask, composite)."""
     scene = DemoScene(*SIZE)
-    compositor = Compositor(DiffSegmenter(threshold=3), ImageBackground(background_image, SIZE))
+    compositor = Compositor(
+        DiffSegmenter(threshold=3, hold_s=0, clean=False), ImageBackground(background_image, SIZE)
+    )
     results = []
     for index in range(8):
         t_s = 0.5 + index / FPS
@@ -84,7 +86,9 @@ def test_first_frame_is_all_background(
 
 
 def test_compositor_records_how_long_each_stage_took(background_image: Path) -> None:
-    compositor = Compositor(DiffSegmenter(), ImageBackground(background_image, SIZE))
+    compositor = Compositor(
+        DiffSegmenter(hold_s=0, clean=False), ImageBackground(background_image, SIZE)
+    )
     frame = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
     compositor.compose(frame, 0.0, np.empty_like(frame))
     times = compositor.times

@@ -38,7 +38,7 @@ def solid(bgr: tuple[int, int, int], shape: tuple[int, int] = (4, 6)) -> np.ndar
 def test_pixels_whose_grey_change_exceeds_the_threshold_are_255_and_others_0(
     before: tuple[int, int, int], after: tuple[int, int, int], threshold: int, expected: int
 ) -> None:
-    segmenter = DiffSegmenter(threshold=threshold)
+    segmenter = DiffSegmenter(threshold=threshold, hold_s=0, clean=False)
     segmenter.segment(solid(before))
     mask = segmenter.segment(solid(after))
     assert mask.dtype == np.uint8
@@ -52,7 +52,7 @@ def test_only_the_pixels_that_changed_are_in_the_mask() -> None:
     frame[1, 2] = (90, 90, 90)
     frame[3, 5] = (0, 0, 0)
     frame[0, 0] = (82, 82, 82)  # below the threshold
-    segmenter = DiffSegmenter(threshold=3)
+    segmenter = DiffSegmenter(threshold=3, hold_s=0, clean=False)
     segmenter.segment(previous)
     mask = segmenter.segment(frame)
     expected = np.zeros((4, 6), np.uint8)
@@ -61,7 +61,7 @@ def test_only_the_pixels_that_changed_are_in_the_mask() -> None:
 
 
 def test_mask_compares_against_the_previous_frame_not_the_first() -> None:
-    segmenter = DiffSegmenter(threshold=3)
+    segmenter = DiffSegmenter(threshold=3, hold_s=0, clean=False)
     segmenter.segment(solid((0, 0, 0)))
     assert (segmenter.segment(solid((100, 100, 100))) == 255).all()
     assert (segmenter.segment(solid((100, 100, 100))) == 0).all()
@@ -71,7 +71,7 @@ def test_first_frame_gives_an_empty_mask() -> None:
     scene = DemoScene(320, 240)
     frame = np.empty((240, 320, 3), np.uint8)
     scene.render(0.5, frame)
-    mask = DiffSegmenter().segment(frame)
+    mask = DiffSegmenter(hold_s=0, clean=False).segment(frame)
     assert mask.shape == (240, 320)
     assert not mask.any()
 
@@ -82,7 +82,7 @@ def test_still_person_fades_into_the_background() -> None:
     frame = np.empty((240, 320, 3), np.uint8)
     scene.render(1.0, frame)
     assert scene.person_mask(1.0).any()
-    segmenter = DiffSegmenter()
+    segmenter = DiffSegmenter(hold_s=0, clean=False)
     segmenter.segment(frame)
     assert not segmenter.segment(frame.copy()).any()
 
@@ -92,7 +92,7 @@ def test_moving_person_is_found_only_where_the_figure_was_or_is() -> None:
     before, after = np.empty((240, 320, 3), np.uint8), np.empty((240, 320, 3), np.uint8)
     scene.render(1.0, before)
     scene.render(1.0 + 1 / 30, after)
-    segmenter = DiffSegmenter()
+    segmenter = DiffSegmenter(hold_s=0, clean=False)
     segmenter.segment(before)
     mask = segmenter.segment(after)
     figure = cv2.bitwise_or(scene.person_mask(1.0), scene.person_mask(1.0 + 1 / 30))
@@ -102,7 +102,7 @@ def test_moving_person_is_found_only_where_the_figure_was_or_is() -> None:
 
 
 def test_reset_forgets_the_previous_frame() -> None:
-    segmenter = DiffSegmenter(threshold=3)
+    segmenter = DiffSegmenter(threshold=3, hold_s=0, clean=False)
     segmenter.segment(solid((0, 0, 0)))
     segmenter.reset()
     assert not segmenter.segment(solid((200, 200, 200))).any()
@@ -110,7 +110,7 @@ def test_reset_forgets_the_previous_frame() -> None:
 
 
 def test_a_new_frame_size_starts_over_with_an_empty_mask() -> None:
-    segmenter = DiffSegmenter(threshold=3)
+    segmenter = DiffSegmenter(threshold=3, hold_s=0, clean=False)
     segmenter.segment(solid((0, 0, 0), (4, 6)))
     mask = segmenter.segment(solid((200, 200, 200), (8, 10)))
     assert mask.shape == (8, 10)
@@ -118,7 +118,7 @@ def test_a_new_frame_size_starts_over_with_an_empty_mask() -> None:
 
 
 def test_segmenter_reuses_its_mask_buffer() -> None:
-    segmenter = DiffSegmenter()
+    segmenter = DiffSegmenter(hold_s=0, clean=False)
     first = segmenter.segment(solid((0, 0, 0)))
     second = segmenter.segment(solid((50, 50, 50)))
     third = segmenter.segment(solid((0, 0, 0)))

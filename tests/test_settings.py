@@ -36,7 +36,7 @@ def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:
         ),
         pytest.param(
             "fps = 30\n",
-            ["'fps'", "known: background, camera, output, segmenter"],
+            ["'fps'", "known: background, camera, matte, output, segmenter"],
             id="key-outside-any-section",
         ),
         pytest.param(
@@ -70,7 +70,7 @@ def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:
         ),
         pytest.param(
             '[segmenter]\nname = "u2net"\n',
-            ["'segmenter.name'", "expected one of: diff"],
+            ["'segmenter.name'", "expected one of: auto, selfie, diff, plate, mog2, knn"],
             id="unknown-segmenter",
         ),
     ],

@@ -12,17 +12,21 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import cv2
+import numpy as np
 import typer
 
 from vbgcam import __version__
-from vbgcam.backgrounds import make_background
+from vbgcam.backgrounds import Background, make_background
 from vbgcam.compose import Compositor
-from vbgcam.errors import ConfigError, VbgcamError
+from vbgcam.errors import ConfigError, OutputError, SourceError, VbgcamError
+from vbgcam.matte import make_matte
+from vbgcam.models_cli import models_app
 from vbgcam.outputs import open_sinks
 from vbgcam.pipeline import Pipeline
 from vbgcam.segmenters import make_segmenter
@@ -38,6 +42,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(models_app, name="models")
 
 _debug = False
 
@@ -114,28 +120,64 @@ CameraOpt = Annotated[
     typer.Option(
         "--camera",
         help="Camera index (0), device (/dev/video0), a video file to use as the camera, "
-        "or 'demo' for a generated scene. [default: 0]",
+        "or 'demo' for a generated scene. (default: 0)",
     ),
 ]
 SizeOpt = Annotated[
-    str | None, typer.Option(help="Camera mode and output size, WIDTHxHEIGHT. [default: 1280x720]")
+    str | None, typer.Option(help="Camera mode and output size, WIDTHxHEIGHT. (default: 1280x720)")
 ]
-FpsOpt = Annotated[float | None, typer.Option(help="Camera and output frame rate. [default: 30]")]
+FpsOpt = Annotated[float | None, typer.Option(help="Camera and output frame rate. (default: 30)")]
 BgOpt = Annotated[
     str | None,
     typer.Option("--bg", help="Background image. Default: the camera picture, blurred."),
 ]
 BlurOpt = Annotated[
     int | None,
-    typer.Option(help="Blur strength 0-100 when no --bg is given. [default: 60]"),
+    typer.Option(help="Blur strength 0-100 when no --bg is given. (default: 60)"),
 ]
 SegmenterOpt = Annotated[
     str | None,
-    typer.Option(help=f"Person mask method: {', '.join(SEGMENTER_NAMES)}. [default: diff]"),
+    typer.Option(
+        help=f"Person mask method: {', '.join(SEGMENTER_NAMES)}. 'auto' is 'selfie' (a neural "
+        "network) when its model is downloaded, else 'diff'. (default: auto)"
+    ),
 ]
 ThresholdOpt = Annotated[
     int | None,
-    typer.Option(help="diff: grey-level change (0-255) that counts as motion. [default: 3]"),
+    typer.Option(help="diff: grey-level change (0-255) that counts as motion. (default: 3)"),
+]
+HoldOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="diff: seconds a person who stopped moving is kept; 0 = the original method, "
+        "which forgets at once. (default: 30)"
+    ),
+]
+CleanOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--clean/--no-clean",
+        help="diff: de-noise at low resolution and fill the silhouette; --no-clean --hold 0 "
+        "--no-refine is the original method exactly. (default: clean)",
+    ),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="selfie: landscape, general, or auto (by the frame's shape). (default: auto)"
+    ),
+]
+PlateOpt = Annotated[
+    str | None,
+    typer.Option(help="plate: picture of the empty scene (see 'vbgcam calibrate')."),
+]
+RefineOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--refine/--no-refine",
+        help="Refine the mask: remove specks, steady it over time, snap its edge to the picture. "
+        "(default: refine)",
+    ),
 ]
 
 
@@ -149,6 +191,11 @@ def _settings(config: Path | None, **flags: Any) -> Settings:
         "blur": "background.blur",
         "segmenter": "segmenter.name",
         "threshold": "segmenter.threshold",
+        "hold": "segmenter.hold",
+        "clean": "segmenter.clean",
+        "model": "segmenter.model",
+        "plate": "segmenter.plate",
+        "refine": "matte.refine",
         "device": "output.device",
         "backend": "output.backend",
         "record": "output.record",
@@ -156,9 +203,10 @@ def _settings(config: Path | None, **flags: Any) -> Settings:
     return load_settings(config or _default_config(), {names[k]: v for k, v in flags.items()})
 
 
-def _build_compositor(settings: Settings) -> Compositor:
-    background = make_background(settings.background, settings.camera.size)
-    return Compositor(make_segmenter(settings.segmenter), background)
+def _build_compositor(settings: Settings, background: Background) -> Compositor:
+    """Built last, once files and devices are known good: it may warn about the model."""
+    segmenter = make_segmenter(settings.segmenter, settings.camera.fps)
+    return Compositor(segmenter, background, make_matte(settings.matte))
 
 
 @app.command()
@@ -169,22 +217,27 @@ def run(
     size: SizeOpt = None,
     fps: FpsOpt = None,
     fourcc: Annotated[
-        str | None, typer.Option(help="Pixel format asked of the camera. [default: MJPG]")
+        str | None, typer.Option(help="Pixel format asked of the camera. (default: MJPG)")
     ] = None,
     bg: BgOpt = None,
     blur: BlurOpt = None,
     segmenter: SegmenterOpt = None,
     threshold: ThresholdOpt = None,
+    hold: HoldOpt = None,
+    clean: CleanOpt = None,
+    model: ModelOpt = None,
+    plate: PlateOpt = None,
+    refine: RefineOpt = None,
     device: Annotated[
         str | None,
         typer.Option(
             help="Virtual camera: /dev/videoN, a camera name, or 'none' for no virtual camera. "
-            "[default: the first one found]"
+            "(default: the first one found)"
         ),
     ] = None,
     backend: Annotated[
         str | None,
-        typer.Option(help="pyvirtualcam backend (v4l2loopback, obs, ...). [default: any]"),
+        typer.Option(help="pyvirtualcam backend (v4l2loopback, obs, ...). (default: any)"),
     ] = None,
     record: Annotated[
         str | None, typer.Option(help="Also record what the virtual camera shows to this file.")
@@ -215,6 +268,11 @@ def run(
             blur=blur,
             segmenter=segmenter,
             threshold=threshold,
+            hold=hold,
+            clean=clean,
+            model=model,
+            plate=plate,
+            refine=refine,
             device=device,
             backend=backend,
             record=record,
@@ -230,12 +288,19 @@ def _run(
     settings = _settings(config, **flags)
     cam = settings.camera
     out = settings.output
-    compositor = _build_compositor(settings)
+    background = make_background(settings.background, cam.size)
     # The virtual camera first: it is the most likely thing to be missing, and cheap to try.
     sinks = open_sinks(cam.size, cam.fps, out.device, out.backend, out.record)
     try:
         source = open_source(cam.source, cam.size, cam.fps, cam.fourcc)
     except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+    try:
+        compositor = _build_compositor(settings, background)
+    except BaseException:
+        source.close()
         for sink in sinks:
             sink.close()
         raise
@@ -270,14 +335,19 @@ def render(
     blur: BlurOpt = None,
     segmenter: SegmenterOpt = None,
     threshold: ThresholdOpt = None,
+    hold: HoldOpt = None,
+    clean: CleanOpt = None,
+    model: ModelOpt = None,
+    plate: PlateOpt = None,
+    refine: RefineOpt = None,
     size: Annotated[
         str | None,
-        typer.Option(help="Output size WIDTHxHEIGHT. [default: the input's size; demo 1280x720]"),
+        typer.Option(help="Output size WIDTHxHEIGHT. (default: the input's size; demo 1280x720)"),
     ] = None,
-    fps: Annotated[float | None, typer.Option(help="demo only: frame rate. [default: 30]")] = None,
+    fps: Annotated[float | None, typer.Option(help="demo only: frame rate. (default: 30)")] = None,
     frames: Annotated[
         int | None,
-        typer.Option(min=1, help="Stop after this many frames. [default: all; demo 150]"),
+        typer.Option(min=1, help="Stop after this many frames. (default: all; demo 150)"),
     ] = None,
     mask_out: Annotated[
         Path | None,
@@ -293,24 +363,26 @@ def render(
 
     from vbgcam import render as rendering
 
+    mask_flags = dict(
+        segmenter=segmenter,
+        threshold=threshold,
+        hold=hold,
+        clean=clean,
+        model=model,
+        plate=plate,
+        refine=refine,
+    )
     source: DemoSource | VideoFileSource
     if input == "demo":
-        settings = _settings(
-            config, bg=bg, blur=blur, segmenter=segmenter, threshold=threshold, size=size, fps=fps
-        )
+        settings = _settings(config, bg=bg, blur=blur, size=size, fps=fps, **mask_flags)
         out_size = settings.camera.size
         source = DemoSource(out_size, settings.camera.fps)
         total = frames or 150
     else:
         source = VideoFileSource(Path(input).expanduser(), loop=False)
+        even_size = f"{source.size[0] + source.size[0] % 2}x{source.size[1] + source.size[1] % 2}"
         settings = _settings(
-            config,
-            bg=bg,
-            blur=blur,
-            segmenter=segmenter,
-            threshold=threshold,
-            size=size
-            or f"{source.size[0] + source.size[0] % 2}x{source.size[1] + source.size[1] % 2}",
+            config, bg=bg, blur=blur, size=size or even_size, fps=source.fps, **mask_flags
         )
         out_size = settings.camera.size
         total = (
@@ -318,7 +390,8 @@ def render(
             if frames and source.frame_count
             else (frames or source.frame_count)
         )
-    compositor = _build_compositor(settings)
+    rendering.check_output(output)
+    compositor = _build_compositor(settings, make_background(settings.background, out_size))
     progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -346,6 +419,61 @@ def render(
         f"wrote {output} ({result.frames} frames, compositor median "
         f"{result.compose_ms_median:.2f} ms/frame)"
     )
+
+
+@app.command()
+@reports_errors
+def calibrate(
+    camera: CameraOpt = None,
+    size: SizeOpt = None,
+    fps: FpsOpt = None,
+    config: ConfigOpt = None,
+    seconds: Annotated[float, typer.Option(min=0.5, max=60, help="How long to watch.")] = 3.0,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Where to save it. (default: $XDG_DATA_HOME/vbgcam/plate.png)"
+        ),
+    ] = None,
+) -> None:
+    """Learn the empty scene for the 'plate' segmenter: step out of view, then run this."""
+    from vbgcam.segmenters.plate import default_plate_path
+
+    settings = _settings(config, camera=camera, size=size, fps=fps)
+    cam = settings.camera
+    target = output or default_plate_path()
+    source = open_source(cam.source, cam.size, cam.fps, cam.fourcc)
+    frames: list[np.ndarray] = []
+    try:
+        frame = np.empty((cam.size[1], cam.size[0], 3), np.uint8)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and len(frames) < 240:
+            if source.read_into(frame):
+                frames.append(frame.copy())
+            if not source.paces_itself:
+                time.sleep(1 / source.fps)
+    finally:
+        source.close()
+    if not frames:
+        raise SourceError(f"{source.description} gave no frames to learn from")
+    # The median of each pixel over time ignores a passer-by and averages out sensor noise.
+    plate = np.median(np.stack(frames), axis=0).astype(np.uint8)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(target), plate):
+        raise OutputError(f"cannot write {target}")
+    typer.echo(f"saved the empty scene ({len(frames)} frames) to {target}")
+
+
+@app.command(
+    "eval",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def evaluate(ctx: typer.Context) -> None:
+    """Measure mask quality on ../shared/data (see 'vbgcam eval --help')."""
+    from vbgcam.evaluation.runner import main as run_evaluation
+
+    raise typer.Exit(run_evaluation(list(ctx.args)))
 
 
 if __name__ == "__main__":

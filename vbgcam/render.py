@@ -31,10 +31,17 @@ def partial_path(output: Path) -> Path:
     return output.with_name(f".{output.stem}.partial{output.suffix}")
 
 
-@contextlib.contextmanager
-def _atomic_recorder(output: Path, size: tuple[int, int], fps: float) -> Iterator[Recorder]:
+def check_output(output: Path) -> None:
+    """Fail before any work on an output that cannot be written."""
     if not output.parent.is_dir():
         raise OutputError(f"cannot write {output}: folder {output.parent} does not exist")
+    if output.suffix.lower() not in (".mp4", ".avi", ".mkv", ".mov"):
+        raise OutputError(f"cannot write {output}: use a .mp4 or .avi file name")
+
+
+@contextlib.contextmanager
+def _atomic_recorder(output: Path, size: tuple[int, int], fps: float) -> Iterator[Recorder]:
+    check_output(output)
     temporary = partial_path(output)
     try:
         recorder = Recorder(temporary, size, fps)

@@ -17,7 +17,8 @@ from typing import Any
 
 from vbgcam.errors import ConfigError
 
-SEGMENTER_NAMES = ("diff",)
+SEGMENTER_NAMES = ("auto", "selfie", "diff", "plate", "mog2", "knn")
+MODEL_CHOICES = ("auto", "landscape", "general")
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,23 @@ class BackgroundSettings:
 class SegmenterSettings:
     """Which method finds the person, and its tuning."""
 
-    name: str = "diff"
+    name: str = "auto"
     threshold: int = 3
+    hold: float = 30.0
+    clean: bool = True
+    model: str = "auto"
+    flip: bool = False
+    plate: str = ""
+
+
+@dataclass(frozen=True)
+class MatteSettings:
+    """Mask refinement shared by every segmenter (see vbgcam/matte.py)."""
+
+    refine: bool = True
+    smooth: float = 0.6
+    feather: int = 2
+    min_blob: float = 0.005
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,7 @@ class Settings:
     camera: CameraSettings = field(default_factory=CameraSettings)
     background: BackgroundSettings = field(default_factory=BackgroundSettings)
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
+    matte: MatteSettings = field(default_factory=MatteSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
 
 
@@ -92,16 +109,28 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
     return parse
 
 
-def _fps(value: Any) -> float:
+def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
-        raise ValueError("expected a frame rate from 1 to 240")
-    try:
-        rate = float(value)
-    except (TypeError, ValueError):
-        raise ValueError("expected a frame rate from 1 to 240") from None
-    if not 1 <= rate <= 240:
-        raise ValueError("expected a frame rate from 1 to 240")
-    return rate
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError("expected true or false")
+
+
+def _number(low: float, high: float) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        allowed = f"expected a number from {low:g} to {high:g}"
+        if isinstance(value, bool):
+            raise ValueError(allowed)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(allowed) from None
+        if not low <= number <= high:
+            raise ValueError(allowed)
+        return number
+
+    return parse
 
 
 def parse_size(value: Any) -> tuple[int, int]:
@@ -144,12 +173,21 @@ class Key:
 KEYS: dict[str, Key] = {
     "camera.source": Key(_text),
     "camera.size": Key(parse_size),
-    "camera.fps": Key(_fps),
+    "camera.fps": Key(_number(1, 240)),
     "camera.fourcc": Key(_fourcc),
     "background.image": Key(_text, is_path=True),
     "background.blur": Key(_integer(0, 100)),
     "segmenter.name": Key(_choice(SEGMENTER_NAMES)),
     "segmenter.threshold": Key(_integer(0, 255)),
+    "segmenter.hold": Key(_number(0, 3600)),
+    "segmenter.clean": Key(_boolean),
+    "segmenter.model": Key(_choice(MODEL_CHOICES)),
+    "segmenter.flip": Key(_boolean),
+    "segmenter.plate": Key(_text, is_path=True),
+    "matte.refine": Key(_boolean),
+    "matte.smooth": Key(_number(0, 0.95)),
+    "matte.feather": Key(_integer(0, 20)),
+    "matte.min_blob": Key(_number(0, 0.5)),
     "output.device": Key(_text),
     "output.backend": Key(_text),
     "output.record": Key(_text, is_path=True),

@@ -1,20 +1,30 @@
 """Person segmenters: each turns a camera frame into a mask of where the person is.
 
 A segmenter is anything with ``segment(frame_bgr) -> mask`` and ``reset()``. The mask is
-H x W uint8, 0 = background, 255 = person (values between are partial cover), at the
-frame's size; it is the segmenter's own buffer, valid until the next call.
+uint8, 0 = background, 255 = person (values between are partial cover), with the frame's
+aspect ratio but at whatever size the method works at (the matte stage scales it to the
+frame); it is the segmenter's own buffer, valid until the next call. A segmenter whose masks
+are only ever 0 or 255 at the frame's size may say so with ``binary = True``, which lets the
+compositor copy instead of blend.
+
+``SEGMENTERS`` maps each name to a constructor taking the settings and the frame rate.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 
-from vbgcam.errors import ConfigError
+from vbgcam.errors import ConfigError, ModelError
 from vbgcam.segmenters.diff import DiffSegmenter
+from vbgcam.segmenters.mog2 import BackgroundModelSegmenter
+from vbgcam.segmenters.plate import PlateSegmenter
 from vbgcam.settings import SegmenterSettings
+
+log = logging.getLogger(__name__)
 
 
 class Segmenter(Protocol):
@@ -25,16 +35,43 @@ class Segmenter(Protocol):
         ...
 
 
-SEGMENTERS: dict[str, Callable[[SegmenterSettings], Segmenter]] = {
-    "diff": lambda s: DiffSegmenter(threshold=s.threshold),
+def _diff(settings: SegmenterSettings, fps: float) -> Segmenter:
+    return DiffSegmenter(settings.threshold, settings.hold, settings.clean, fps)
+
+
+def _selfie(settings: SegmenterSettings, fps: float) -> Segmenter:
+    from vbgcam.segmenters.selfie import SelfieSegmenter  # loads OpenCV's DNN only when used
+
+    return SelfieSegmenter(settings.model, settings.flip)
+
+
+def _auto(settings: SegmenterSettings, fps: float) -> Segmenter:
+    """The best available: ``selfie`` when its model is cached, else the improved ``diff``."""
+    try:
+        return _selfie(settings, fps)
+    except ModelError as exc:
+        log.warning(
+            "%s; using the 'diff' segmenter meanwhile, which loses a person who sits still",
+            exc,
+        )
+        return _diff(settings, fps)
+
+
+SEGMENTERS: dict[str, Callable[[SegmenterSettings, float], Segmenter]] = {
+    "auto": _auto,
+    "selfie": _selfie,
+    "diff": _diff,
+    "plate": lambda s, fps: PlateSegmenter(s.plate),
+    "mog2": lambda s, fps: BackgroundModelSegmenter("mog2"),
+    "knn": lambda s, fps: BackgroundModelSegmenter("knn"),
 }
 
 
-def make_segmenter(settings: SegmenterSettings) -> Segmenter:
+def make_segmenter(settings: SegmenterSettings, fps: float = 30.0) -> Segmenter:
     try:
         factory = SEGMENTERS[settings.name]
     except KeyError:
         raise ConfigError(
             f"unknown segmenter '{settings.name}'; expected one of: {', '.join(SEGMENTERS)}"
         ) from None
-    return factory(settings)
+    return factory(settings, fps)

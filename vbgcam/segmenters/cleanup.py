@@ -1,0 +1,47 @@
+"""Mask clean-up shared by the classic segmenters: small working size, specks, holes.
+
+Classic methods work on a shrunken frame: shrinking by 4 averages 16 pixels, which divides
+sensor noise by 4 for free, and every later step is 16 times cheaper.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+WORKING_WIDTH = 320
+
+
+def working_size(frame_shape: tuple[int, ...], width: int = WORKING_WIDTH) -> tuple[int, int]:
+    """(width, height) of the working image for a frame of ``frame_shape``."""
+    height, frame_width = frame_shape[:2]
+    work_w = min(frame_width, width)
+    return work_w, max(2, round(height * work_w / frame_width))
+
+
+def _ellipse(diameter: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (diameter, diameter))
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Set every background pixel that cannot reach the top, left or right edge.
+
+    The bottom edge does not count as outside: in a webcam picture the body is cut by the
+    bottom of the frame, so a silhouette that is open at the bottom still gets filled.
+    ``mask`` is uint8 0/255; returns a new array.
+    """
+    height, width = mask.shape
+    padded = np.zeros((height + 1, width + 2), np.uint8)
+    padded[1:, 1:-1] = mask
+    flood_mask = np.zeros((height + 3, width + 4), np.uint8)
+    cv2.floodFill(padded, flood_mask, (0, 0), 128)
+    return np.where(padded[1:, 1:-1] == 128, 0, 255).astype(np.uint8)
+
+
+def solidify(mask: np.ndarray, open_px: int, close_px: int) -> np.ndarray:
+    """Open (drop specks), close (bridge gaps), then fill holes: a solid silhouette."""
+    if open_px > 1:
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _ellipse(open_px))
+    if close_px > 1:
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _ellipse(close_px))
+    return fill_holes(mask)

@@ -1,0 +1,44 @@
+"""OpenCV's adaptive background models (MOG2 and KNN), kept for comparison.
+
+They learn the background per pixel over ``history`` frames, so a person who sits still is
+slowly learned into the background: good for a camera watching a street, not for a call.
+Shadows (marked 127 by OpenCV) count as background.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vbgcam.segmenters.cleanup import solidify, working_size
+
+# About 16 s at 30 fps before a still person starts fading; OpenCV's default is 500 frames.
+HISTORY_FRAMES = 500
+
+
+class BackgroundModelSegmenter:
+    """``mog2`` or ``knn``; mask at the 320 px working size, 0/255."""
+
+    def __init__(self, kind: str = "mog2") -> None:
+        if kind not in ("mog2", "knn"):
+            raise ValueError(f"unknown background model {kind!r}")
+        self.kind = kind
+        self.reset()
+
+    def reset(self) -> None:
+        self._model: cv2.BackgroundSubtractor
+        if self.kind == "mog2":
+            self._model = cv2.createBackgroundSubtractorMOG2(
+                history=HISTORY_FRAMES, varThreshold=16, detectShadows=True
+            )
+        else:
+            self._model = cv2.createBackgroundSubtractorKNN(
+                history=HISTORY_FRAMES, dist2Threshold=400, detectShadows=True
+            )
+
+    def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
+        work_w, work_h = working_size(frame_bgr.shape)
+        small = cv2.resize(frame_bgr, (work_w, work_h), interpolation=cv2.INTER_AREA)
+        raw = self._model.apply(small)
+        mask = np.where(raw == 255, 255, 0).astype(np.uint8)
+        return solidify(mask, open_px=3, close_px=max(3, work_w // 40) | 1)

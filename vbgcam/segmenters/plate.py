@@ -1,0 +1,102 @@
+"""Clean-plate segmentation: the person is whatever differs from the empty scene.
+
+The empty scene comes from ``vbgcam calibrate`` (a few seconds of the room without you,
+saved as a picture) or, failing that, is learned from the first frame and then kept up to
+date wherever no person is seen. Three things make a naive difference fail, and are handled:
+
+- camera noise: the threshold follows the measured noise of the background pixels;
+- light changes: the plate is scaled by the global gain of the current frame (auto-exposure,
+  clouds) before comparing, and follows slow changes where no person is;
+- shadows: a pixel darker than the plate by a similar factor in every channel is the same
+  surface in shade, not a person.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vbgcam.backgrounds import read_image
+from vbgcam.errors import BackgroundError, ConfigError
+from vbgcam.segmenters.cleanup import solidify, working_size
+
+# The plate follows the picture where no person is, at this rate per frame.
+PLATE_RATE = 0.02
+# A pixel differs when its largest channel difference exceeds this many noise sigmas...
+NOISE_SIGMAS = 4.0
+# ...and never less than this many levels (MJPG and sharpening add structured noise).
+MIN_LEVELS = 12.0
+# Shadow: every channel darker by a factor in this range, with the same hue.
+SHADOW_RATIO = (0.45, 0.95)
+SHADOW_CHROMA = 0.05
+
+
+def default_plate_path() -> Path:
+    """Where ``vbgcam calibrate`` saves the empty scene: ``$XDG_DATA_HOME/vbgcam/plate.png``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "vbgcam" / "plate.png"
+
+
+class PlateSegmenter:
+    """Difference against a clean plate; mask at the 320 px working size, 0/255.
+
+    The plate is ``plate_path``, else the calibrated one when it exists, else learned from
+    the first frame on.
+    """
+
+    def __init__(self, plate_path: str = "") -> None:
+        self._plate_image: np.ndarray | None = None
+        path = Path(plate_path).expanduser() if plate_path else default_plate_path()
+        if plate_path or path.is_file():
+            try:
+                self._plate_image = read_image(path)
+            except BackgroundError as exc:
+                raise ConfigError(f"clean plate: {exc}") from None
+        self.reset()
+
+    def reset(self) -> None:
+        self._plate: np.ndarray | None = None
+
+    def _start(self, small: np.ndarray) -> None:
+        if self._plate_image is not None:
+            height, width = small.shape[:2]
+            plate = cv2.resize(self._plate_image, (width, height), interpolation=cv2.INTER_AREA)
+            self._plate = cv2.GaussianBlur(plate, (5, 5), 0).astype(np.float32)
+        else:
+            self._plate = small.astype(np.float32)
+
+    def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
+        work_w, work_h = working_size(frame_bgr.shape)
+        small = cv2.resize(frame_bgr, (work_w, work_h), interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (5, 5), 0)
+        if self._plate is None or self._plate.shape[:2] != small.shape[:2]:
+            self._start(small)
+        assert self._plate is not None
+        frame = small.astype(np.float32)
+        plate = self._plate
+
+        # Global gain: the median brightness ratio, robust to the person covering part of it.
+        brightness = frame.sum(axis=2) + 1.0
+        plate_brightness = plate.sum(axis=2) + 1.0
+        gain = float(np.median(brightness / plate_brightness))
+        scaled_plate = plate * gain
+
+        difference = np.abs(frame - scaled_plate).max(axis=2)
+        noise = 1.4826 * float(np.median(difference))  # MAD: sigma of the background pixels
+        foreground = difference > max(MIN_LEVELS, NOISE_SIGMAS * noise)
+
+        ratio = brightness / (plate_brightness * gain)
+        chroma = np.abs(
+            frame / brightness[:, :, None] - scaled_plate / (plate_brightness * gain)[:, :, None]
+        ).max(axis=2)
+        shadow = (ratio > SHADOW_RATIO[0]) & (ratio < SHADOW_RATIO[1]) & (chroma < SHADOW_CHROMA)
+        foreground &= ~shadow
+
+        mask = np.where(foreground, 255, 0).astype(np.uint8)
+        mask = solidify(mask, open_px=3, close_px=max(3, work_w // 40) | 1)
+        empty = (mask == 0).astype(np.uint8)
+        cv2.accumulateWeighted(frame / gain, self._plate, PLATE_RATE, mask=empty)
+        return mask
