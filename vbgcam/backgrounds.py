@@ -15,6 +15,7 @@ import numpy as np
 
 from vbgcam.errors import BackgroundError
 from vbgcam.settings import BackgroundSettings
+from vbgcam.shrink import shrink
 
 # A background is shown at most at 4K (8 megapixels); anything far larger is a mistake.
 MAX_IMAGE_PIXELS = 50_000_000
@@ -116,7 +117,7 @@ class BlurBackground:
             np.copyto(self._out, frame_bgr)
             return self._out
         small_h, small_w = self._small.shape[:2]
-        cv2.resize(frame_bgr, (small_w, small_h), dst=self._small, interpolation=cv2.INTER_AREA)
+        shrink(frame_bgr, (small_w, small_h), dst=self._small)
         cv2.GaussianBlur(self._small, (0, 0), self._sigma, dst=self._blurred_small)
         out_h, out_w = self._out.shape[:2]
         cv2.resize(

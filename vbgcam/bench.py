@@ -8,6 +8,7 @@ table reports medians and the ratio of medians. Run with ``make bench`` or
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
@@ -22,7 +23,10 @@ import numpy as np
 from vbgcam.backgrounds import BlurBackground, ImageBackground
 from vbgcam.compose import Compositor
 from vbgcam.demo_scene import DemoScene, make_beach
-from vbgcam.segmenters.diff import DiffSegmenter
+from vbgcam.errors import ModelError
+from vbgcam.matte import make_matte
+from vbgcam.segmenters import make_segmenter
+from vbgcam.settings import MatteSettings, SegmenterSettings
 
 TUTORIAL_THRESHOLD = 3
 
@@ -44,6 +48,24 @@ def tutorial_step(
     output = background.copy()
     output[person] = frame[person]
     return output
+
+
+_ORIGINAL_DIFF = SegmenterSettings(name="diff", threshold=TUTORIAL_THRESHOLD, hold=0, clean=False)
+
+# (label, segmenter settings, matte refinement on, background kind)
+CONFIGURATIONS = (
+    ("diff original + image", _ORIGINAL_DIFF, False, "image"),
+    ("diff original + blur", _ORIGINAL_DIFF, False, "blur"),
+    ("diff + refine + image", SegmenterSettings(name="diff"), True, "image"),
+    ("selfie + refine + image", SegmenterSettings(name="selfie"), True, "image"),
+    ("selfie + refine + blur", SegmenterSettings(name="selfie"), True, "blur"),
+)
+
+
+def _compose_step(
+    compositor: Compositor, frames: list[np.ndarray], out: np.ndarray, index: int
+) -> object:
+    return compositor.compose(frames[index], index / 30, out)
 
 
 @dataclass(frozen=True)
@@ -95,11 +117,19 @@ def bench_size(size: tuple[int, int], frame_count: int, rounds: int, noisy: bool
         return result
 
     out = np.empty_like(frames[0])
-    image_compositor = Compositor(DiffSegmenter(TUTORIAL_THRESHOLD), beach_background)
-    blur_compositor = Compositor(DiffSegmenter(TUTORIAL_THRESHOLD), BlurBackground(60, size))
     methods["tutorial loop (reference)"] = tutorial
-    methods["diff + image"] = lambda i: image_compositor.compose(frames[i], i / 30, out)
-    methods["diff + blur"] = lambda i: blur_compositor.compose(frames[i], i / 30, out)
+    blur_background = BlurBackground(60, size)
+    for label, segmenter, refine, background in CONFIGURATIONS:
+        try:
+            compositor = Compositor(
+                make_segmenter(segmenter),
+                beach_background if background == "image" else blur_background,
+                make_matte(MatteSettings(refine=refine)),
+            )
+        except ModelError as exc:
+            print(f"skipped {label}: {exc}", file=sys.stderr)
+            continue
+        methods[label] = functools.partial(_compose_step, compositor, frames, out)
     timings: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(rounds):
         for name, step in methods.items():

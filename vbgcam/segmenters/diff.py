@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from vbgcam.segmenters.cleanup import solidify, working_size
+from vbgcam.shrink import shrink
 
 # A held pixel is released when it is within this many grey levels of the learned
 # background: the background is visible again, so the person has left it.
@@ -78,7 +79,7 @@ class DiffSegmenter:
 
     def _segment_improved(self, frame_bgr: np.ndarray) -> np.ndarray:
         work_w, work_h = working_size(frame_bgr.shape)
-        small = cv2.resize(frame_bgr, (work_w, work_h), interpolation=cv2.INTER_AREA)
+        small = shrink(frame_bgr, (work_w, work_h))
         grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
         if self._previous is None or self._previous.shape != grey.shape:
             return self._start(grey)

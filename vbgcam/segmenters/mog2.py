@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from vbgcam.segmenters.cleanup import solidify, working_size
+from vbgcam.shrink import shrink
 
 # About 16 s at 30 fps before a still person starts fading; OpenCV's default is 500 frames.
 HISTORY_FRAMES = 500
@@ -38,7 +39,7 @@ class BackgroundModelSegmenter:
 
     def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
         work_w, work_h = working_size(frame_bgr.shape)
-        small = cv2.resize(frame_bgr, (work_w, work_h), interpolation=cv2.INTER_AREA)
+        small = shrink(frame_bgr, (work_w, work_h))
         raw = self._model.apply(small)
         mask = np.where(raw == 255, 255, 0).astype(np.uint8)
         return solidify(mask, open_px=3, close_px=max(3, work_w // 40) | 1)

@@ -22,6 +22,7 @@ import numpy as np
 from vbgcam.backgrounds import read_image
 from vbgcam.errors import BackgroundError, ConfigError
 from vbgcam.segmenters.cleanup import solidify, working_size
+from vbgcam.shrink import shrink
 
 # The plate follows the picture where no person is, at this rate per frame.
 PLATE_RATE = 0.02
@@ -70,7 +71,7 @@ class PlateSegmenter:
 
     def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
         work_w, work_h = working_size(frame_bgr.shape)
-        small = cv2.resize(frame_bgr, (work_w, work_h), interpolation=cv2.INTER_AREA)
+        small = shrink(frame_bgr, (work_w, work_h))
         small = cv2.GaussianBlur(small, (5, 5), 0)
         if self._plate is None or self._plate.shape[:2] != small.shape[:2]:
             self._start(small)

@@ -14,6 +14,7 @@ import numpy as np
 
 from vbgcam.errors import ModelError
 from vbgcam.models import MODELS, verified_path
+from vbgcam.shrink import shrink
 
 # Frames wider than this (width / height) use the landscape model; 16:9 is 1.78, 4:3 is 1.33.
 LANDSCAPE_MIN_ASPECT = 1.5
@@ -82,7 +83,7 @@ class SelfieSegmenter:
         if self._frame_size != (width, height):
             self._prepare((width, height))
         small_h, small_w = self._small.shape[:2]
-        cv2.resize(frame_bgr, (small_w, small_h), dst=self._small, interpolation=cv2.INTER_AREA)
+        shrink(frame_bgr, (small_w, small_h), dst=self._small)
         cv2.cvtColor(self._small, cv2.COLOR_BGR2RGB, dst=self._rgb)
         probability = self._infer(self._rgb)
         if self.flip:

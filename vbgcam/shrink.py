@@ -1,0 +1,34 @@
+"""Fast, alias-free downscaling: the first step of every stage that works on a small image.
+
+OpenCV's INTER_AREA is the right filter for shrinking (it averages, so it also divides sensor
+noise), but its general path is slow: 0.93 ms for 1280x720 -> 320x180 here. Its exact-halving
+path is fast (0.25 ms for 1280x720 -> 640x360), so we halve while the image is at least twice
+the target and only then take the last, small step: 0.2-0.3 ms in all.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def shrink(image: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None) -> np.ndarray:
+    """``image`` scaled down to ``size`` (width, height) by area averaging.
+
+    Writes into ``dst`` when given (it must have the target shape and dtype). A target
+    larger than the image is scaled up bilinearly instead.
+    """
+    width, height = size
+    current = image
+    while current.shape[1] >= 2 * width and current.shape[0] >= 2 * height:
+        half = (current.shape[1] // 2, current.shape[0] // 2)
+        current = cv2.resize(current, half, interpolation=cv2.INTER_AREA)
+    if current.shape[1] == width and current.shape[0] == height:
+        if dst is None:
+            return current if current is not image else image.copy()
+        np.copyto(dst, current)
+        return dst
+    # Within a factor of two, bilinear is as good as area averaging, and much faster.
+    far = current.shape[1] > 2 * width or current.shape[0] > 2 * height
+    interpolation = cv2.INTER_AREA if far else cv2.INTER_LINEAR
+    return cv2.resize(current, size, dst=dst, interpolation=interpolation)
