@@ -197,10 +197,10 @@ class SlowSegmenter:
         self.delay_s = delay_s
         self.calls = 0
 
-    def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
         self.calls += 1
         time.sleep(self.delay_s)
-        return self.inner.segment(frame_bgr)
+        return self.inner.segment(frame_bgr, small_bgr)
 
     def reset(self) -> None:
         self.inner.reset()
@@ -216,12 +216,12 @@ class FailingSegmenter:
         self.calls = 0
         self.raised: Exception | None = None
 
-    def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
         self.calls += 1
         if self.calls > self.ok_frames:
             self.raised = MemoryError("out of memory while segmenting")
             raise self.raised
-        return self.inner.segment(frame_bgr)
+        return self.inner.segment(frame_bgr, small_bgr)
 
     def reset(self) -> None:
         self.inner.reset()

@@ -199,7 +199,7 @@ def test_cached_clip_is_reused_only_with_the_same_configuration(tiny_clip: Clip)
 class ColourKey:
     """A segmenter that knows the synthetic person is red: the answer the truth must give."""
 
-    def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
         return is_red(frame_bgr).astype(np.uint8) * 255
 
     def reset(self) -> None:
@@ -209,7 +209,7 @@ class ColourKey:
 class Everything:
     """A segmenter that calls the whole frame a person: IoU is the truth's cover."""
 
-    def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
         return np.full(frame_bgr.shape[:2], 255, np.uint8)
 
     def reset(self) -> None:
@@ -305,7 +305,7 @@ def test_single_frame_part_scales_small_masks_to_the_photo(
     human_seg = human_seg_or_skip()
 
     class Small(Everything):
-        def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
+        def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
             return np.full((144, 256), 255, np.uint8)
 
     monkeypatch.setitem(SEGMENTERS, "small", lambda settings, fps: Small())

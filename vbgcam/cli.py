@@ -26,7 +26,7 @@ from vbgcam.backgrounds import Background, make_background
 from vbgcam.compose import Compositor
 from vbgcam.errors import ConfigError, OutputError, SourceError, VbgcamError
 from vbgcam.matte import make_matte
-from vbgcam.models_cli import models_app
+from vbgcam.models_cli import models_app, offer_pull
 from vbgcam.outputs import open_sinks
 from vbgcam.pipeline import Pipeline
 from vbgcam.segmenters import make_segmenter
@@ -297,6 +297,8 @@ def _run(
         for sink in sinks:
             sink.close()
         raise
+    if settings.segmenter.name == "auto":
+        offer_pull()
     try:
         compositor = _build_compositor(settings, background)
     except BaseException:

@@ -15,6 +15,7 @@ import numpy as np
 from vbgcam.backgrounds import Background
 from vbgcam.matte import Matte
 from vbgcam.segmenters import Segmenter
+from vbgcam.shrink import shrink, working_size
 
 
 def blend_binary(
@@ -89,27 +90,35 @@ class StageTimes:
         return self.segment_ms + self.refine_ms + self.background_ms + self.blend_ms
 
 
-class Compositor:
-    """Owns one segmenter, an optional matte and one background; one caller at a time.
+class Masker:
+    """Segmenter and optional matte: a frame in, its frame-size alpha out.
 
-    Without a matte, a mask smaller than the frame is scaled up, and a ``binary`` full-size
-    mask is copied through rather than blended (the original method's exact output).
+    The frame is shrunk once to the working size and handed to both. Without a matte, a
+    mask smaller than the frame is scaled up, and a ``binary`` full-size mask (the original
+    method) passes through untouched: ``copy_through`` tells the blender it can copy.
     """
 
-    def __init__(
-        self, segmenter: Segmenter, background: Background, matte: Matte | None = None
-    ) -> None:
+    def __init__(self, segmenter: Segmenter, matte: Matte | None = None) -> None:
         self.segmenter = segmenter
-        self.background = background
         self.matte = matte
-        self.times = StageTimes()
-        self._blender = SoftBlender()
+        self.copy_through = matte is None and getattr(segmenter, "binary", False)
+        self.segment_ms = 0.0
+        self.refine_ms = 0.0
         self._scaled_mask: np.ndarray | None = None
+        self._small: np.ndarray | None = None
 
-    def _alpha(self, frame_bgr: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def reset(self) -> None:
+        self.segmenter.reset()
         if self.matte is not None:
-            return self.matte.refine(frame_bgr, mask)
-        height, width = frame_bgr.shape[:2]
+            self.matte.reset()
+
+    def _working_copy(self, frame_bgr: np.ndarray) -> np.ndarray:
+        width, height = working_size(frame_bgr.shape)
+        if self._small is None or self._small.shape[:2] != (height, width):
+            self._small = np.empty((height, width, 3), np.uint8)
+        return shrink(frame_bgr, (width, height), dst=self._small)
+
+    def _scaled(self, mask: np.ndarray, height: int, width: int) -> np.ndarray:
         if mask.shape == (height, width):
             return mask
         if self._scaled_mask is None or self._scaled_mask.shape != (height, width):
@@ -118,27 +127,49 @@ class Compositor:
         return self._scaled_mask
 
     def mask_for(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """The frame-size alpha the compositor would blend with (uint8, 255 = person)."""
-        return self._alpha(frame_bgr, self.segmenter.segment(frame_bgr))
+        """The frame-size alpha (uint8, 255 = person); the segmenter's own buffer or ours."""
+        start = time.perf_counter()
+        small = None if self.copy_through else self._working_copy(frame_bgr)
+        mask = self.segmenter.segment(frame_bgr, small)
+        segmented = time.perf_counter()
+        if self.matte is not None:
+            alpha = self.matte.refine(frame_bgr, mask, small)
+        else:
+            alpha = self._scaled(mask, *frame_bgr.shape[:2])
+        self.segment_ms = (segmented - start) * 1e3
+        self.refine_ms = (time.perf_counter() - segmented) * 1e3
+        return alpha
+
+
+class Compositor:
+    """A masker, a background and a blender; one caller at a time."""
+
+    def __init__(
+        self, segmenter: Segmenter, background: Background, matte: Matte | None = None
+    ) -> None:
+        self.masker = Masker(segmenter, matte)
+        self.background = background
+        self.times = StageTimes()
+        self._blender = SoftBlender()
+
+    @property
+    def segmenter(self) -> Segmenter:
+        return self.masker.segmenter
 
     def compose(self, frame_bgr: np.ndarray, t_s: float, dst: np.ndarray) -> np.ndarray:
         """Write the composited frame into ``dst``; returns the frame-size alpha used."""
-        start = time.perf_counter()
-        mask = self.segmenter.segment(frame_bgr)
-        segmented = time.perf_counter()
-        alpha = self._alpha(frame_bgr, mask)
-        refined = time.perf_counter()
+        alpha = self.masker.mask_for(frame_bgr)
+        prepared_at = time.perf_counter()
         background = self.background.frame_for(frame_bgr, t_s)
-        prepared = time.perf_counter()
-        if self.matte is None and getattr(self.segmenter, "binary", False):
+        blend_at = time.perf_counter()
+        if self.masker.copy_through:
             blend_binary(frame_bgr, background, alpha, dst)
         else:
             self._blender.blend(frame_bgr, background, alpha, dst)
-        done = time.perf_counter()
         self.times = StageTimes(
-            segment_ms=(segmented - start) * 1e3,
-            refine_ms=(refined - segmented) * 1e3,
-            background_ms=(prepared - refined) * 1e3,
-            blend_ms=(done - prepared) * 1e3,
+            segment_ms=self.masker.segment_ms,
+            refine_ms=self.masker.refine_ms,
+            background_ms=(blend_at - prepared_at) * 1e3,
+            blend_ms=(time.perf_counter() - blend_at) * 1e3,
         )
         return alpha

@@ -1,6 +1,7 @@
 """Matte refinement, shared by every segmenter: a raw mask in, a clean frame-size alpha out.
 
-All work happens on a small working image (``WORKING_WIDTH`` wide) and only the result is
+All work happens on the 320 px working copy (``vbgcam.shrink.working_size``: above the
+model's own 256 px, so no detail it found is lost) and only the result is
 scaled to the frame, so the cost barely depends on the camera resolution. In order:
 
 1. small blobs removed and small holes filled (a speck of background is never a person);
@@ -19,11 +20,8 @@ import cv2
 import numpy as np
 
 from vbgcam.settings import MatteSettings
-from vbgcam.shrink import shrink
+from vbgcam.shrink import working_copy
 
-# 320 px of width keeps the guided filter under a millisecond and still above the model's
-# own 256 px resolution, so no detail the model found is lost.
-WORKING_WIDTH = 320
 # Alpha 0.5 +- 0.5 / EDGE_CONTRAST becomes fully background / fully person.
 EDGE_CONTRAST = 2.5
 
@@ -51,11 +49,12 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
 
     mean_i = mean(guide)
     mean_p = mean(source)
-    cov_ip = mean(guide * source) - mean_i * mean_p
-    var_i = mean(guide * guide) - mean_i * mean_i
-    a = cov_ip / (var_i + eps)
-    b = mean_p - a * mean_i
-    return mean(a) * guide + mean(b)
+    # OpenCV's arithmetic instead of NumPy's: no temporaries, SIMD, 0.5 -> 0.3 ms here.
+    cov_ip = cv2.subtract(mean(cv2.multiply(guide, source)), cv2.multiply(mean_i, mean_p))
+    var_i = cv2.subtract(mean(cv2.multiply(guide, guide)), cv2.multiply(mean_i, mean_i))
+    a = cv2.divide(cov_ip, var_i + np.float32(eps))
+    b = cv2.subtract(mean_p, cv2.multiply(a, mean_i))
+    return cv2.add(cv2.multiply(mean(a), guide), mean(b))
 
 
 def remove_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
@@ -119,21 +118,21 @@ class Matte:
         self._previous_guide = None
         self._previous_alpha = None
 
-    def _working_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
-        height, width = frame_shape[:2]
-        work_w = min(width, WORKING_WIDTH)
-        return work_w, max(2, round(height * work_w / width))
+    def refine(
+        self, frame_bgr: np.ndarray, mask: np.ndarray, small_bgr: np.ndarray | None = None
+    ) -> np.ndarray:
+        """A frame-size uint8 alpha (255 = person) from a mask of any size and the frame.
 
-    def refine(self, frame_bgr: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """A frame-size uint8 alpha (255 = person) from a mask of any size and the frame."""
+        ``small_bgr``: the frame at the working size, when the caller already has it.
+        """
         options = self.options
         height, width = frame_bgr.shape[:2]
         if self._shape != (height, width):
             self.reset()
             self._shape = (height, width)
             self._alpha = np.empty((height, width), np.uint8)
-        work_w, work_h = self._working_size(frame_bgr.shape)
-        small = shrink(frame_bgr, (work_w, work_h))
+        small = working_copy(frame_bgr, small_bgr)
+        work_h, work_w = small.shape[:2]
         guide = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32) * (1 / 255)
         soft = cv2.resize(mask, (work_w, work_h), interpolation=cv2.INTER_LINEAR)
         soft = soft.astype(np.float32) * (1 / 255)

@@ -118,6 +118,32 @@ def pull_models(
             typer.echo(line)
 
 
+def offer_pull() -> bool:
+    """Ask, on a terminal, whether to download missing models now; True once they are here.
+
+    For ``vbgcam run`` on first use: a newcomer gets the best segmenter with one keypress
+    instead of a warning. Without a terminal (services, scripts) nothing is asked.
+    """
+    missing = [name for name in models.MODELS if models.verified_path(name) is None]
+    if not missing:
+        return True
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    if not typer.confirm(
+        "The person segmentation model is not downloaded yet (about 500 KB). Download it now?",
+        default=True,
+        err=True,
+    ):
+        return False
+    try:
+        with _bars() as update:
+            models.pull(missing, progress=update)
+    except ModelError as exc:
+        typer.echo(f"ModelError: {exc}", err=True)
+        return False
+    return True
+
+
 @models_app.command("import")
 @_reports_errors
 def import_models(

@@ -32,3 +32,24 @@ def shrink(image: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = No
     far = current.shape[1] > 2 * width or current.shape[0] > 2 * height
     interpolation = cv2.INTER_AREA if far else cv2.INTER_LINEAR
     return cv2.resize(current, size, dst=dst, interpolation=interpolation)
+
+
+# Classic segmenters and the matte all work on a copy this wide: shrinking by 4 averages 16
+# pixels, which divides sensor noise by 4, and makes every later step 16 times cheaper.
+WORKING_WIDTH = 320
+
+
+def working_size(frame_shape: tuple[int, ...], width: int = WORKING_WIDTH) -> tuple[int, int]:
+    """(width, height) of the working copy of a frame of ``frame_shape``."""
+    height, frame_width = frame_shape[:2]
+    work_w = min(frame_width, width)
+    return work_w, max(2, round(height * work_w / frame_width))
+
+
+def working_copy(frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
+    """The frame at ``working_size``: ``small_bgr`` when the caller already made it (the
+    compositor shrinks each frame once for every stage), else shrunk here."""
+    size = working_size(frame_bgr.shape)
+    if small_bgr is not None and small_bgr.shape[1::-1] == size:
+        return small_bgr
+    return shrink(frame_bgr, size)

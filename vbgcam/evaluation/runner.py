@@ -92,22 +92,23 @@ METHODS: tuple[Method, ...] = (
 @dataclass
 class Runnable:
     """A method built and ready: ``run`` gives the soft mask at the frame's size and the time
-    the segmenter (and matte) took."""
+    the segmenter (and matte) took, through the same ``Masker`` the live compositor uses."""
 
     method: Method
     segmenter: Any
     matte: Any = None
 
+    def __post_init__(self) -> None:
+        from vbgcam.compose import Masker
+
+        self._masker = Masker(self.segmenter, self.matte)
+
     def reset(self) -> None:
-        self.segmenter.reset()
-        if self.matte is not None:
-            self.matte.reset()
+        self._masker.reset()
 
     def run(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, float]:
         start = time.perf_counter()
-        mask = self.segmenter.segment(frame_bgr)
-        if self.matte is not None:
-            mask = self.matte.refine(frame_bgr, mask)
+        mask = self._masker.mask_for(frame_bgr)
         elapsed_ms = (time.perf_counter() - start) * 1000
         return to_frame_mask(mask, frame_bgr.shape[1::-1]), elapsed_ms
 

@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 
 
 class Segmenter(Protocol):
-    def segment(self, frame_bgr: np.ndarray) -> np.ndarray: ...
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
+        """The mask for ``frame_bgr``; ``small_bgr``, when given, is the same frame already
+        shrunk to ``vbgcam.shrink.working_size`` (the compositor makes it once per frame)."""
+        ...
 
     def reset(self) -> None:
         """Forget history (previous frames), as after a scene cut or camera restart."""

@@ -19,14 +19,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vbgcam.segmenters.cleanup import solidify, working_size
-from vbgcam.shrink import shrink
+from vbgcam.segmenters.cleanup import solidify
+from vbgcam.shrink import working_copy
 
 # A held pixel is released when it is within this many grey levels of the learned
 # background: the background is visible again, so the person has left it.
 RELEASE_LEVELS = 10
 # How fast the learned background follows the picture where no person is (per frame).
 BACKGROUND_RATE = 0.05
+SPECK_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 
 
 class DiffSegmenter:
@@ -77,28 +78,27 @@ class DiffSegmenter:
         self._background_seen = np.zeros(grey.shape, bool)
         return self._person
 
-    def _segment_improved(self, frame_bgr: np.ndarray) -> np.ndarray:
-        work_w, work_h = working_size(frame_bgr.shape)
-        small = shrink(frame_bgr, (work_w, work_h))
+    def _segment_improved(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None) -> np.ndarray:
+        small = working_copy(frame_bgr, small_bgr)
+        work_w = small.shape[1]
         grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
         if self._previous is None or self._previous.shape != grey.shape:
             return self._start(grey)
-        motion = np.where(cv2.absdiff(grey, self._previous) > self.threshold, 255, 0)
-        motion = motion.astype(np.uint8)
+        motion = cv2.absdiff(grey, self._previous)
+        cv2.threshold(motion, self.threshold, 255, cv2.THRESH_BINARY, dst=motion)
         self._previous = grey
         if self.clean:
             # Isolated specks are noise; a person moves as a connected region.
-            motion = cv2.morphologyEx(
-                motion, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-            )
+            motion = cv2.morphologyEx(motion, cv2.MORPH_OPEN, SPECK_KERNEL)
 
         moving = motion > 0
-        self._still_frames[moving] = 0
-        self._still_frames[~moving] += 1
+        np.copyto(self._still_frames, 0, where=moving)
+        np.add(self._still_frames, 1, out=self._still_frames, where=~moving)
         held = self._person > 0
         if self.hold_frames > 0:
+            grey_levels = grey.astype(np.float32)
             visible_again = self._background_seen & (
-                np.abs(grey.astype(np.float32) - self._background) < RELEASE_LEVELS
+                cv2.absdiff(grey_levels, self._background) < RELEASE_LEVELS
             )
             expired = self._still_frames > self.hold_frames
             held &= ~((visible_again | expired) & ~moving)
@@ -116,7 +116,7 @@ class DiffSegmenter:
         self._background_seen |= empty & (self._still_frames > 2)
         return self._person
 
-    def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
         if self.original:
             return self._segment_original(frame_bgr)
-        return self._segment_improved(frame_bgr)
+        return self._segment_improved(frame_bgr, small_bgr)

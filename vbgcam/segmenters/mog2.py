@@ -10,8 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vbgcam.segmenters.cleanup import solidify, working_size
-from vbgcam.shrink import shrink
+from vbgcam.segmenters.cleanup import solidify
+from vbgcam.shrink import working_copy
 
 # About 16 s at 30 fps before a still person starts fading; OpenCV's default is 500 frames.
 HISTORY_FRAMES = 500
@@ -37,9 +37,9 @@ class BackgroundModelSegmenter:
                 history=HISTORY_FRAMES, dist2Threshold=400, detectShadows=True
             )
 
-    def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
-        work_w, work_h = working_size(frame_bgr.shape)
-        small = shrink(frame_bgr, (work_w, work_h))
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
+        small = working_copy(frame_bgr, small_bgr)
+        work_w = small.shape[1]
         raw = self._model.apply(small)
         mask = np.where(raw == 255, 255, 0).astype(np.uint8)
         return solidify(mask, open_px=3, close_px=max(3, work_w // 40) | 1)

@@ -21,8 +21,8 @@ import numpy as np
 
 from vbgcam.backgrounds import read_image
 from vbgcam.errors import BackgroundError, ConfigError
-from vbgcam.segmenters.cleanup import solidify, working_size
-from vbgcam.shrink import shrink
+from vbgcam.segmenters.cleanup import solidify
+from vbgcam.shrink import working_copy
 
 # The plate follows the picture where no person is, at this rate per frame.
 PLATE_RATE = 0.02
@@ -69,9 +69,9 @@ class PlateSegmenter:
         else:
             self._plate = small.astype(np.float32)
 
-    def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
-        work_w, work_h = working_size(frame_bgr.shape)
-        small = shrink(frame_bgr, (work_w, work_h))
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
+        small = working_copy(frame_bgr, small_bgr)
+        work_w = small.shape[1]
         small = cv2.GaussianBlur(small, (5, 5), 0)
         if self._plate is None or self._plate.shape[:2] != small.shape[:2]:
             self._start(small)

@@ -78,12 +78,16 @@ class SelfieSegmenter:
         net.setInput(self._blob)
         return net.forward()[0, 0]
 
-    def segment(self, frame_bgr: np.ndarray) -> np.ndarray:
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
         height, width = frame_bgr.shape[:2]
         if self._frame_size != (width, height):
             self._prepare((width, height))
         small_h, small_w = self._small.shape[:2]
-        shrink(frame_bgr, (small_w, small_h), dst=self._small)
+        # From the compositor's 320 px working copy when there is one: a 1.25x step is
+        # 0.02 ms, shrinking the full frame again 0.27 ms.
+        shrink(
+            small_bgr if small_bgr is not None else frame_bgr, (small_w, small_h), dst=self._small
+        )
         cv2.cvtColor(self._small, cv2.COLOR_BGR2RGB, dst=self._rgb)
         probability = self._infer(self._rgb)
         if self.flip:
