@@ -33,6 +33,11 @@ MIN_LEVELS = 12.0
 # Shadow: every channel darker by a factor in this range, with the same hue.
 SHADOW_RATIO = (0.45, 0.95)
 SHADOW_CHROMA = 0.05
+# The gain is searched in this range of brightness ratios, in bins of 1 %.
+GAIN_RANGE = (0.5, 2.0)
+GAIN_BINS = 150
+# Below this share of background pixels, gain and noise are measured on the whole picture.
+MIN_EMPTY_SHARE = 0.05
 
 
 def default_plate_path() -> Path:
@@ -60,6 +65,7 @@ class PlateSegmenter:
 
     def reset(self) -> None:
         self._plate: np.ndarray | None = None
+        self._last_empty: np.ndarray | None = None
 
     def _start(self, small: np.ndarray) -> None:
         if self._plate_image is not None:
@@ -79,14 +85,27 @@ class PlateSegmenter:
         frame = small.astype(np.float32)
         plate = self._plate
 
-        # Global gain: the median brightness ratio, robust to the person covering part of it.
+        # Gain and noise are measured where the last frame showed background: a close-up
+        # person can fill most of the picture, and a median over everything would then
+        # measure the person. With too little background left, fall back to everything.
         brightness = frame.sum(axis=2) + 1.0
         plate_brightness = plate.sum(axis=2) + 1.0
-        gain = float(np.median(brightness / plate_brightness))
+        empty = self._last_empty
+        if empty is None or empty.shape != brightness.shape or empty.mean() < MIN_EMPTY_SHARE:
+            empty = np.ones(brightness.shape, bool)
+        # The background's pixels all share one brightness ratio (the gain), the person's
+        # are spread out: the histogram's peak is the gain even when the person covers most.
+        ratios = brightness[empty] / plate_brightness[empty]
+        counts, edges = np.histogram(ratios, bins=GAIN_BINS, range=GAIN_RANGE)
+        peak = int(np.argmax(counts))
+        gain = float((edges[peak] + edges[peak + 1]) / 2)
         scaled_plate = plate * gain
 
         difference = np.abs(frame - scaled_plate).max(axis=2)
-        noise = 1.4826 * float(np.median(difference))  # MAD: sigma of the background pixels
+        # Noise sigma from the low end of the differences, which background pixels fill
+        # even in a close-up: the 20th percentile of the largest of three |normal| channel
+        # differences is 0.815 sigma.
+        noise = float(np.percentile(difference[empty], 20)) / 0.815
         foreground = difference > max(MIN_LEVELS, NOISE_SIGMAS * noise)
 
         ratio = brightness / (plate_brightness * gain)
@@ -98,6 +117,8 @@ class PlateSegmenter:
 
         mask = np.where(foreground, 255, 0).astype(np.uint8)
         mask = solidify(mask, open_px=3, close_px=max(3, work_w // 40) | 1)
-        empty = (mask == 0).astype(np.uint8)
-        cv2.accumulateWeighted(frame / gain, self._plate, PLATE_RATE, mask=empty)
+        self._last_empty = mask == 0
+        cv2.accumulateWeighted(
+            frame / gain, self._plate, PLATE_RATE, mask=self._last_empty.astype(np.uint8)
+        )
         return mask

@@ -1,0 +1,290 @@
+"""Matte refinement: a raw mask in, a clean frame-size alpha out.
+
+Frames are generated with a known figure (a bright disc, as a head against a dark room), so
+every promise of the matte is checked against the true mask: edges snap to the picture, specks
+and holes go, a still mask stops flickering without a moving one lagging, feathering grows
+outward, and the alpha has the frame's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import pytest
+
+from vbgcam.matte import Matte, MatteOptions, remove_specks
+
+FRAME_W, FRAME_H = 640, 360
+CENTER = (320, 180)
+RADIUS = 100
+FIGURE_BGR = (210, 200, 190)
+ROOM_GREY = 30
+
+
+def disc_frame(
+    size: tuple[int, int] = (FRAME_W, FRAME_H),
+    center: tuple[int, int] = CENTER,
+    radius: int = RADIUS,
+    seed: int | None = 0,
+) -> np.ndarray:
+    """A sharp bright disc on a dark room (BGR uint8); with ``seed``, sensor noise of 2."""
+    width, height = size
+    frame = np.full((height, width, 3), ROOM_GREY, np.uint8)
+    cv2.circle(frame, center, radius, FIGURE_BGR, -1)
+    return noisy(frame, seed) if seed is not None else frame
+
+
+def disc_mask(
+    size: tuple[int, int] = (FRAME_W, FRAME_H),
+    center: tuple[int, int] = CENTER,
+    radius: int = RADIUS,
+) -> np.ndarray:
+    """The true mask of ``disc_frame``: uint8, 255 inside the disc, 0 outside."""
+    width, height = size
+    mask = np.zeros((height, width), np.uint8)
+    cv2.circle(mask, center, radius, 255, -1)
+    return mask
+
+
+def featureless_wall(seed: int) -> np.ndarray:
+    """A still, evenly lit grey wall with sensor noise: nothing for the guided filter to
+    snap to, so only temporal smoothing can calm a flickering mask."""
+    return noisy(np.full((FRAME_H, FRAME_W, 3), 100, np.uint8), seed)
+
+
+def noisy(frame: np.ndarray, seed: int, sigma: float = 2.0) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(0, sigma, frame.shape)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+
+def person(alpha: np.ndarray) -> np.ndarray:
+    return alpha >= 128
+
+
+def iou(found: np.ndarray, truth: np.ndarray) -> float:
+    return np.count_nonzero(found & truth) / np.count_nonzero(found | truth)
+
+
+def boundary(mask: np.ndarray) -> np.ndarray:
+    """Boundary pixels of a boolean mask (the frame's border is not a boundary)."""
+    mask_u8 = mask.astype(np.uint8)
+    eroded = cv2.erode(mask_u8, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
+    return (mask_u8 - eroded).astype(bool)
+
+
+def mean_boundary_distance_px(found: np.ndarray, truth: np.ndarray) -> float:
+    """How far apart two boolean masks' edges are: the mean distance from each boundary
+    pixel of one to the nearest of the other, both ways."""
+
+    def distance_to(edge: np.ndarray) -> np.ndarray:
+        return cv2.distanceTransform(np.where(edge, 0, 1).astype(np.uint8), cv2.DIST_L2, 5)
+
+    found_edge, true_edge = boundary(found), boundary(truth)
+    there = float(distance_to(true_edge)[found_edge].mean())
+    back = float(distance_to(found_edge)[true_edge].mean())
+    return (there + back) / 2
+
+
+def ring(mask: np.ndarray, inner_px: int, outer_px: int) -> np.ndarray:
+    """Pixels outside ``mask`` whose distance to it is in (inner_px, outer_px]."""
+    distance = cv2.distanceTransform(np.where(mask > 0, 0, 1).astype(np.uint8), cv2.DIST_L2, 5)
+    return (distance > inner_px) & (distance <= outer_px)
+
+
+def inside(mask: np.ndarray, margin_px: int) -> np.ndarray:
+    """Pixels of ``mask`` at least ``margin_px`` from its edge."""
+    distance = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 5)
+    return distance > margin_px
+
+
+# --- the guided filter: edges follow the picture
+
+
+@pytest.mark.parametrize(
+    ("size", "block_px"),
+    [
+        # both give blocks of 4 px at the 320 px working size, the guided filter's radius
+        pytest.param((640, 360), 8, id="8px-blocks-at-640x360"),
+        pytest.param((1280, 720), 16, id="16px-blocks-at-1280x720"),
+    ],
+)
+def test_refinement_moves_a_blocky_edge_toward_the_true_edge_of_a_sharp_figure(
+    size: tuple[int, int], block_px: int
+) -> None:
+    scale = size[0] / FRAME_W
+    center = (round(CENTER[0] * scale), round(CENTER[1] * scale))
+    radius = round(RADIUS * scale)
+    frame = disc_frame(size, center, radius)
+    truth = disc_mask(size, center, radius)
+    width, height = size
+    coarse = cv2.resize(
+        truth, (width // block_px, height // block_px), interpolation=cv2.INTER_NEAREST
+    )
+    blocky = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_NEAREST)
+
+    refined = Matte().refine(frame, blocky)
+
+    blocky_error = mean_boundary_distance_px(person(blocky), truth > 0)
+    refined_error = mean_boundary_distance_px(person(refined), truth > 0)
+    assert refined_error <= 0.7 * blocky_error, (blocky_error, refined_error)
+    assert iou(person(refined), truth > 0) >= iou(person(blocky), truth > 0) + 0.02
+
+
+# --- specks and holes
+
+
+def grid(*rows: str) -> np.ndarray:
+    """A float32 mask drawn with '#' (person, 1.0), '+' (soft fringe, 0.3) and '.' (0.0)."""
+    values = {"#": 1.0, "+": 0.3, ".": 0.0}
+    return np.array([[values[c] for c in row] for row in rows], np.float32)
+
+
+@pytest.mark.parametrize(
+    ("mask", "min_area", "expected"),
+    [
+        pytest.param(
+            grid("......", ".##...", ".##..#", "......"),
+            3,
+            grid("......", ".##...", ".##...", "......"),
+            id="isolated-speck-removed",
+        ),
+        pytest.param(
+            grid("......", ".##...", ".##..#", "......"),
+            10,
+            grid("......", ".##...", ".##...", "......"),
+            id="largest-blob-kept-even-if-small",
+        ),
+        pytest.param(
+            grid("......", ".##...", ".##...", "...#.."),
+            3,
+            grid("......", ".##...", ".##...", "...#.."),
+            id="diagonal-neighbour-is-the-same-blob",
+        ),
+        pytest.param(
+            grid("+........", "##....+..", "##...+#+.", "........."),
+            3,
+            grid("+........", "##.......", "##.......", "........."),
+            id="soft-fringe-of-a-removed-speck-goes-too",
+        ),
+        pytest.param(
+            grid(".......", ".#####.", ".##.##.", ".#####.", "......."),
+            3,
+            grid(".......", ".#####.", ".#####.", ".#####.", "......."),
+            id="small-interior-hole-filled",
+        ),
+        pytest.param(
+            grid("........", ".######.", ".#..###.", ".#..###.", ".######.", "........"),
+            3,
+            grid("........", ".######.", ".#..###.", ".#..###.", ".######.", "........"),
+            id="large-interior-hole-kept",
+        ),
+        pytest.param(
+            grid(".......", ".#####.", ".##.##.", ".##.##."),
+            3,
+            grid(".......", ".#####.", ".##.##.", ".##.##."),
+            id="hole-touching-the-border-kept",
+        ),
+        pytest.param(
+            grid("....", "....", "...."), 3, grid("....", "....", "...."), id="empty-stays-empty"
+        ),
+    ],
+)
+def test_remove_specks(mask: np.ndarray, min_area: int, expected: np.ndarray) -> None:
+    before = mask.copy()
+    cleaned = remove_specks(mask, min_area)
+    np.testing.assert_array_equal(cleaned, expected)
+    np.testing.assert_array_equal(mask, before, err_msg="the input mask was changed")
+
+
+# --- temporal smoothing
+
+
+@pytest.mark.parametrize(
+    "frame_for",
+    [
+        pytest.param(lambda seed: disc_frame(seed=seed), id="sharp-figure"),
+        pytest.param(featureless_wall, id="featureless-wall"),
+    ],
+)
+def test_a_flickering_mask_on_a_still_picture_flickers_less_after_refinement(
+    frame_for: Callable[[int], np.ndarray],
+) -> None:
+    """The segmenter's mask alternates between two slightly different outlines (8 px
+    apart) while the picture stays still: the alpha should change much less."""
+    masks = (disc_mask(radius=RADIUS - 4), disc_mask(radius=RADIUS + 4))
+    matte = Matte()
+    mask_change, alpha_change = [], []
+    previous_alpha = previous_mask = None
+    for index in range(20):
+        mask = masks[index % 2]
+        alpha = matte.refine(frame_for(index), mask).astype(np.float32)
+        if index >= 10:  # past the first frames, where smoothing has no history yet
+            mask_change.append(np.abs(mask - previous_mask).mean())
+            alpha_change.append(np.abs(alpha - previous_alpha).mean())
+        previous_alpha, previous_mask = alpha, mask.astype(np.float32)
+    assert np.mean(alpha_change) <= 0.5 * np.mean(mask_change), (mask_change, alpha_change)
+
+
+def test_a_moving_figure_is_followed_without_lag_or_ghost() -> None:
+    """Where the picture changed, the new mask wins at once: no trail of the old position."""
+    matte = Matte()
+    old_center, new_center = CENTER, (CENTER[0] + 80, CENTER[1])
+    for index in range(6):
+        matte.refine(disc_frame(center=old_center, seed=index), disc_mask(center=old_center))
+    new_mask = disc_mask(center=new_center)
+    new_truth = new_mask > 0
+    left_behind = (disc_mask(center=old_center) > 0) & ~new_truth
+    for index in range(2):
+        alpha = matte.refine(disc_frame(center=new_center, seed=10 + index), new_mask)
+    found = person(alpha)
+    assert iou(found, new_truth) >= 0.9
+    assert np.count_nonzero(found & left_behind) / np.count_nonzero(left_behind) < 0.02
+
+
+# --- feathering
+
+
+def test_feathering_grows_the_edge_into_the_background_and_never_eats_the_person() -> None:
+    truth = disc_mask()
+    options = MatteOptions()
+    alpha = Matte(options).refine(disc_frame(), truth).astype(np.float32)
+    scale = FRAME_W / 320  # frame pixels per working pixel
+    # the person stays whole, except within 2 working pixels of the edge
+    assert alpha[inside(truth, round(2 * scale))].min() >= 250
+    # the ramp is outside: more alpha spills out than is missing in
+    spilled = alpha[truth == 0].sum() / 255
+    missing = (255 - alpha[truth > 0]).sum() / 255
+    assert spilled >= 1.5 * missing, (spilled, missing)
+    assert alpha[ring(truth, 0, 1)].mean() >= 64, "the first pixel outside is partly person"
+    # and it ends: no halo beyond the feather and the guided filter's reach
+    reach_px = round((options.feather_px + options.guided_radius) * scale)
+    assert alpha[ring(truth, reach_px, 10_000)].max() == 0
+
+
+# --- the output
+
+
+@pytest.mark.parametrize(
+    ("frame_size", "mask_size"),
+    [
+        pytest.param((640, 360), (640, 360), id="mask-at-frame-size"),
+        pytest.param((1280, 720), (256, 144), id="landscape-model-mask"),
+        pytest.param((640, 480), (256, 256), id="general-model-mask-on-4-3"),
+        pytest.param((1920, 1080), (320, 180), id="working-size-mask-on-1080p"),
+        pytest.param((160, 120), (160, 120), id="frame-smaller-than-working-size"),
+    ],
+)
+def test_alpha_is_a_frame_size_uint8_picture_of_the_person(
+    frame_size: tuple[int, int], mask_size: tuple[int, int]
+) -> None:
+    width, height = frame_size
+    center, radius = (width // 2, height // 2), height // 3
+    frame = disc_frame(frame_size, center, radius)
+    truth = disc_mask(frame_size, center, radius)
+    mask = cv2.resize(truth, mask_size, interpolation=cv2.INTER_AREA)
+    alpha = Matte().refine(frame, mask)
+    assert alpha.shape == (height, width)
+    assert alpha.dtype == np.uint8
+    assert iou(person(alpha), truth > 0) >= 0.9
