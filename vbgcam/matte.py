@@ -37,24 +37,36 @@ class MatteOptions:
     feather_px: int = 2
 
 
-def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """He et al.'s guided filter with a grey guide: edges of ``source`` follow ``guide``.
+def guided_filter(
+    guide: np.ndarray, source: np.ndarray, radius: int, eps: float, subsample: int = 2
+) -> np.ndarray:
+    """He et al.'s fast guided filter with a grey guide: edges of ``source`` follow ``guide``.
 
-    Both float32 in [0, 1], same shape; built from box filters so it costs O(pixels).
+    Both float32 in [0, 1], same shape. The linear coefficients are fitted on a copy
+    ``subsample`` times smaller and scaled back up (He & Sun 2015): the result is
+    indistinguishable here and the box filters cost a quarter.
     """
-    size = (2 * radius + 1, 2 * radius + 1)
+    height, width = guide.shape
+    small_size = (max(1, width // subsample), max(1, height // subsample))
+    small_guide = cv2.resize(guide, small_size, interpolation=cv2.INTER_AREA)
+    small_source = cv2.resize(source, small_size, interpolation=cv2.INTER_AREA)
+    side = 2 * max(1, radius // subsample) + 1
 
     def mean(image: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(image, cv2.CV_32F, size, borderType=cv2.BORDER_REFLECT)
+        return cv2.boxFilter(image, cv2.CV_32F, (side, side), borderType=cv2.BORDER_REFLECT)
 
-    mean_i = mean(guide)
-    mean_p = mean(source)
-    # OpenCV's arithmetic instead of NumPy's: no temporaries, SIMD, 0.5 -> 0.3 ms here.
-    cov_ip = cv2.subtract(mean(cv2.multiply(guide, source)), cv2.multiply(mean_i, mean_p))
-    var_i = cv2.subtract(mean(cv2.multiply(guide, guide)), cv2.multiply(mean_i, mean_i))
+    mean_i = mean(small_guide)
+    mean_p = mean(small_source)
+    # OpenCV's arithmetic instead of NumPy's: no temporaries, SIMD.
+    cov_ip = cv2.subtract(
+        mean(cv2.multiply(small_guide, small_source)), cv2.multiply(mean_i, mean_p)
+    )
+    var_i = cv2.subtract(mean(cv2.multiply(small_guide, small_guide)), cv2.multiply(mean_i, mean_i))
     a = cv2.divide(cov_ip, var_i + np.float32(eps))
     b = cv2.subtract(mean_p, cv2.multiply(a, mean_i))
-    return cv2.add(cv2.multiply(mean(a), guide), mean(b))
+    mean_a = cv2.resize(mean(a), (width, height), interpolation=cv2.INTER_LINEAR)
+    mean_b = cv2.resize(mean(b), (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.add(cv2.multiply(mean_a, guide), mean_b)
 
 
 def remove_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
