@@ -200,9 +200,9 @@ def test_blur_removes_detail() -> None:
 
 def test_settings_choose_the_image_when_one_is_given_else_blur(background_image: Path) -> None:
     size = (320, 240)
-    chosen = make_background(BackgroundSettings(image=str(background_image)), size)
+    chosen = make_background(BackgroundSettings(path=str(background_image)), size)
     assert isinstance(chosen, ImageBackground)
-    assert isinstance(make_background(BackgroundSettings(image="", blur=30), size), BlurBackground)
+    assert isinstance(make_background(BackgroundSettings(path="", blur=30), size), BlurBackground)
 
 
 # --- reading images

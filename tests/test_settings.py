@@ -36,7 +36,7 @@ def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:
         ),
         pytest.param(
             "fps = 30\n",
-            ["'fps'", "known: background, camera, matte, output, segmenter"],
+            ["'fps'", "known: background, camera, control, matte, output, segmenter"],
             id="key-outside-any-section",
         ),
         pytest.param(
@@ -183,11 +183,11 @@ def test_relative_paths_in_a_config_file_are_relative_to_the_file(
     monkeypatch.chdir(elsewhere)
     path = write_config(
         config_dir,
-        '[background]\nimage = "pictures/beach.jpg"\n[output]\nrecord = "out.mp4"\n'
+        '[background]\npath = "pictures/beach.jpg"\n[output]\nrecord = "out.mp4"\n'
         '[camera]\nsource = "clip.mp4"\n',
     )
     settings = load_settings(path, {})
-    assert Path(settings.background.image) == config_dir / "pictures" / "beach.jpg"
+    assert Path(settings.background.path) == config_dir / "pictures" / "beach.jpg"
     assert Path(settings.output.record) == config_dir / "out.mp4"
     # camera.source is not a path key: "0" or "demo" must stay as written.
     assert settings.camera.source == "clip.mp4"
@@ -195,17 +195,17 @@ def test_relative_paths_in_a_config_file_are_relative_to_the_file(
 
 def test_absolute_and_home_paths_in_a_config_file_are_kept(tmp_path: Path) -> None:
     path = write_config(
-        tmp_path, '[background]\nimage = "/srv/beach.jpg"\n[output]\nrecord = "~/out.mp4"\n'
+        tmp_path, '[background]\npath = "/srv/beach.jpg"\n[output]\nrecord = "~/out.mp4"\n'
     )
     settings = load_settings(path, {})
-    assert settings.background.image == "/srv/beach.jpg"
+    assert settings.background.path == "/srv/beach.jpg"
     assert settings.output.record == "~/out.mp4"
 
 
 def test_paths_given_as_flags_are_kept_as_typed(tmp_path: Path) -> None:
-    path = write_config(tmp_path, '[background]\nimage = "beach.jpg"\n')
-    settings = load_settings(path, {"background.image": "mine.jpg"})
-    assert settings.background.image == "mine.jpg"
+    path = write_config(tmp_path, '[background]\npath = "beach.jpg"\n')
+    settings = load_settings(path, {"background.path": "mine.jpg"})
+    assert settings.background.path == "mine.jpg"
 
 
 def test_settings_are_immutable() -> None:

@@ -127,6 +127,6 @@ class BlurBackground:
 
 
 def make_background(settings: BackgroundSettings, size: tuple[int, int]) -> Background:
-    if settings.image:
-        return ImageBackground(Path(settings.image).expanduser(), size)
+    if settings.path:
+        return ImageBackground(Path(settings.path).expanduser(), size)
     return BlurBackground(settings.blur, size)

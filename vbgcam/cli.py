@@ -187,7 +187,7 @@ def _settings(config: Path | None, **flags: Any) -> Settings:
         "size": "camera.size",
         "fps": "camera.fps",
         "fourcc": "camera.fourcc",
-        "bg": "background.image",
+        "bg": "background.path",
         "blur": "background.blur",
         "segmenter": "segmenter.name",
         "threshold": "segmenter.threshold",

@@ -31,12 +31,51 @@ class CameraSettings:
     fourcc: str = "MJPG"
 
 
+BACKGROUND_MODES = ("auto", "image", "folder", "video", "blur", "color", "none")
+FIT_MODES = ("cover", "contain", "stretch", "tile")
+OVERLAY_POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right", "full")
+PAUSE_IMAGES = ("card", "background", "last")
+COLOR_NAMES = {
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "grey": (128, 128, 128),
+    "gray": (128, 128, 128),
+    "red": (220, 50, 47),
+    "green": (0, 177, 64),
+    "blue": (38, 139, 210),
+    "navy": (0, 31, 63),
+    "teal": (42, 161, 152),
+    "beige": (232, 220, 196),
+}
+
+
 @dataclass(frozen=True)
 class BackgroundSettings:
-    """What replaces the background; no image means the camera frame, blurred."""
+    """What replaces the background.
 
-    image: str = ""
+    ``mode = "auto"`` means: the picture, folder or video at ``path`` by what it is, or the
+    camera picture blurred when ``path`` is empty.
+    """
+
+    mode: str = "auto"
+    path: str = ""
+    fit: str = "cover"
+    interval: float = 0.0
     blur: int = 60
+    color: str = "#20242c"
+    mirror: bool = False
+    overlay: str = ""
+    overlay_position: str = "bottom-right"
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    """Live control: the local web page and API, pausing, and on-demand capture."""
+
+    enabled: bool = True
+    port: int = 8765
+    pause_image: str = "card"
+    on_demand: bool = True
 
 
 @dataclass(frozen=True)
@@ -80,6 +119,7 @@ class Settings:
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
     matte: MatteSettings = field(default_factory=MatteSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+    control: ControlSettings = field(default_factory=ControlSettings)
 
 
 # --- value parsers: each takes a raw TOML or command-line value, returns the typed value or
@@ -153,6 +193,27 @@ def _fourcc(value: Any) -> str:
     return value.upper()
 
 
+def parse_color(value: Any) -> tuple[int, int, int]:
+    """'#RRGGBB' or a colour name -> (r, g, b)."""
+    allowed = f"expected #RRGGBB or one of: {', '.join(COLOR_NAMES)}"
+    if not isinstance(value, str):
+        raise ValueError(allowed)
+    text = value.strip().lower()
+    if text in COLOR_NAMES:
+        return COLOR_NAMES[text]
+    if len(text) == 7 and text[0] == "#":
+        try:
+            return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
+        except ValueError:
+            pass
+    raise ValueError(allowed)
+
+
+def _color(value: Any) -> str:
+    parse_color(value)
+    return str(value).strip().lower()
+
+
 def _choice(names: tuple[str, ...]) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if value not in names:
@@ -175,8 +236,15 @@ KEYS: dict[str, Key] = {
     "camera.size": Key(parse_size),
     "camera.fps": Key(_number(1, 240)),
     "camera.fourcc": Key(_fourcc),
-    "background.image": Key(_text, is_path=True),
+    "background.mode": Key(_choice(BACKGROUND_MODES)),
+    "background.path": Key(_text, is_path=True),
+    "background.fit": Key(_choice(FIT_MODES)),
+    "background.interval": Key(_number(0, 86400)),
     "background.blur": Key(_integer(0, 100)),
+    "background.color": Key(_color),
+    "background.mirror": Key(_boolean),
+    "background.overlay": Key(_text, is_path=True),
+    "background.overlay_position": Key(_choice(OVERLAY_POSITIONS)),
     "segmenter.name": Key(_choice(SEGMENTER_NAMES)),
     "segmenter.threshold": Key(_integer(0, 255)),
     "segmenter.hold": Key(_number(0, 3600)),
@@ -191,6 +259,10 @@ KEYS: dict[str, Key] = {
     "output.device": Key(_text),
     "output.backend": Key(_text),
     "output.record": Key(_text, is_path=True),
+    "control.enabled": Key(_boolean),
+    "control.port": Key(_integer(1024, 65535)),
+    "control.pause_image": Key(_choice(PAUSE_IMAGES)),
+    "control.on_demand": Key(_boolean),
 }
 
 
