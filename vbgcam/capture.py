@@ -22,16 +22,28 @@ RETRY_DELAY_S = 0.02
 
 
 class CaptureThread:
-    """Owns the source while running; ``captured`` counts committed frames."""
+    """Owns the source while running; ``captured`` counts committed frames.
+
+    While ``paused`` the source is closed (a webcam's light goes off) and, when a
+    ``reopen`` factory was given, opened afresh on resume; without one it is kept open and
+    simply not read. A source that cannot be reopened is retried every second.
+    """
 
     def __init__(
-        self, source: Source, frames: RingBuffer, clock: Callable[[], float] = time.monotonic
+        self,
+        source: Source,
+        frames: RingBuffer,
+        clock: Callable[[], float] = time.monotonic,
+        reopen: Callable[[], Source] | None = None,
     ) -> None:
-        self.source = source
+        self.source: Source | None = source
         self.frames = frames
         self.clock = clock
+        self.reopen = reopen
         self.captured = 0
         self.error: BaseException | None = None
+        self.paused = threading.Event()
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vbgcam-capture", daemon=True)
 
@@ -40,32 +52,67 @@ class CaptureThread:
 
     def stop(self, timeout_s: float = 2.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
+    def set_paused(self, paused: bool) -> None:
+        if paused:
+            self.paused.set()
+        else:
+            self.paused.clear()
+        self._wake.set()
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait, waking early on stop or pause changes; True when stopping."""
+        self._wake.wait(seconds)
+        self._wake.clear()
+        return self._stop.is_set()
+
+    def _hold_while_paused(self) -> None:
+        if self.reopen is not None and self.source is not None:
+            log.info("paused: %s released", self.source.description)
+            self.source.close()
+            self.source = None
+        while self.paused.is_set() and not self._stop.is_set():
+            self._sleep(1.0)
+        while self.source is None and not self._stop.is_set() and not self.paused.is_set():
+            assert self.reopen is not None
+            try:
+                self.source = self.reopen()
+                log.info("resumed: %s", self.source.description)
+            except Exception as exc:  # a webcam taken by another app meanwhile, say
+                log.warning("cannot reopen the camera yet: %s", exc)
+                self._sleep(1.0)
+
     def _run(self) -> None:
-        period_s = 1.0 / self.source.fps
-        start = self.clock()
         failures = 0
+        start, count = self.clock(), 0
         try:
             while not self._stop.is_set():
-                if not self.source.paces_itself:
-                    delay = start + self.captured * period_s - self.clock()
-                    if delay > 0 and self._stop.wait(delay):
+                if self.paused.is_set() or self.source is None:
+                    self._hold_while_paused()
+                    start, count = self.clock(), 0
+                    continue
+                source = self.source
+                if not source.paces_itself:
+                    delay = start + count / source.fps - self.clock()
+                    if delay > 0 and self._sleep(delay):
                         break
                 slot, image = self.frames.begin_write()
-                if self.source.read_into(image):
+                if source.read_into(image):
                     self.frames.commit(slot, self.clock())
                     self.captured += 1
+                    count += 1
                     failures = 0
                     continue
                 failures += 1
                 if failures == STALL_REPORT_AFTER:
-                    log.warning("%s delivers no frames; still trying", self.source.description)
-                self._stop.wait(RETRY_DELAY_S)
+                    log.warning("%s delivers no frames; still trying", source.description)
+                self._sleep(RETRY_DELAY_S)
         except BaseException as exc:
             self.error = exc
             log.debug("capture stopped by an error", exc_info=True)

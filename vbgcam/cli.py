@@ -6,6 +6,7 @@ non-zero exit code; ``--debug`` shows their traceback too.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -24,10 +25,13 @@ import typer
 from vbgcam import __version__
 from vbgcam.backgrounds import Background, make_background
 from vbgcam.compose import Compositor
+from vbgcam.config_watch import ConfigWatcher
 from vbgcam.errors import ConfigError, OutputError, SourceError, VbgcamError
+from vbgcam.live import LiveController
 from vbgcam.matte import make_matte
 from vbgcam.models_cli import models_app, offer_pull
-from vbgcam.outputs import open_sinks
+from vbgcam.on_demand import ConsumerWatch
+from vbgcam.outputs import FrameSink, VirtualCamera, open_sinks
 from vbgcam.pipeline import Pipeline
 from vbgcam.segmenters import make_segmenter
 from vbgcam.settings import SEGMENTER_NAMES, Settings, load_settings
@@ -181,26 +185,38 @@ RefineOpt = Annotated[
 ]
 
 
+FLAG_KEYS = {
+    "camera": "camera.source",
+    "size": "camera.size",
+    "fps": "camera.fps",
+    "fourcc": "camera.fourcc",
+    "bg": "background.path",
+    "blur": "background.blur",
+    "segmenter": "segmenter.name",
+    "threshold": "segmenter.threshold",
+    "hold": "segmenter.hold",
+    "clean": "segmenter.clean",
+    "model": "segmenter.model",
+    "plate": "segmenter.plate",
+    "refine": "matte.refine",
+    "device": "output.device",
+    "backend": "output.backend",
+    "record": "output.record",
+    "control": "control.enabled",
+    "control_port": "control.port",
+}
+
+
+def _flag_values(**flags: Any) -> dict[str, Any]:
+    """Command-line flags as ``section.key`` settings; unset (None) flags are left out."""
+    values = {FLAG_KEYS[name]: value for name, value in flags.items() if value is not None}
+    if "background.path" in values:  # --bg PATH means "show that", whatever the file says
+        values.setdefault("background.mode", "auto")
+    return values
+
+
 def _settings(config: Path | None, **flags: Any) -> Settings:
-    names = {
-        "camera": "camera.source",
-        "size": "camera.size",
-        "fps": "camera.fps",
-        "fourcc": "camera.fourcc",
-        "bg": "background.path",
-        "blur": "background.blur",
-        "segmenter": "segmenter.name",
-        "threshold": "segmenter.threshold",
-        "hold": "segmenter.hold",
-        "clean": "segmenter.clean",
-        "model": "segmenter.model",
-        "plate": "segmenter.plate",
-        "refine": "matte.refine",
-        "device": "output.device",
-        "backend": "output.backend",
-        "record": "output.record",
-    }
-    return load_settings(config or _default_config(), {names[k]: v for k, v in flags.items()})
+    return load_settings(config or _default_config(), _flag_values(**flags))
 
 
 def _build_compositor(settings: Settings, background: Background) -> Compositor:
@@ -285,7 +301,9 @@ def run(
 def _run(
     stop_requested: threading.Event, config: Path | None, frames: int | None, **flags: Any
 ) -> None:
-    settings = _settings(config, **flags)
+    config_path = config or _default_config()
+    flag_values = _flag_values(**flags)
+    settings = load_settings(config_path, flag_values)
     cam = settings.camera
     out = settings.output
     background = make_background(settings.background, cam.size)
@@ -310,9 +328,20 @@ def _run(
     if not sinks:
         log.info("no virtual camera (--device none) and no recording: frames go nowhere")
     pipeline = Pipeline(
-        source, compositor, sinks, cam.size, cam.fps, max_frames=frames, stop=stop_requested
+        source,
+        compositor,
+        sinks,
+        cam.size,
+        cam.fps,
+        max_frames=frames,
+        stop=stop_requested,
+        reopen=lambda: open_source(cam.source, cam.size, cam.fps, cam.fourcc),
     )
-    stats = pipeline.run()
+    live = LiveController(pipeline, settings)
+    with contextlib.ExitStack() as running:
+        _watch_config(running, live, config_path, flag_values)
+        _watch_consumers(running, live, sinks, settings)
+        stats = pipeline.run()
     log.info(
         "stopped: %d frames sent (%d repeats), %d captured, %d dropped, latency median %.1f ms",
         stats.sent,
@@ -321,6 +350,50 @@ def _run(
         stats.dropped,
         stats.latency_ms_median,
     )
+
+
+def _watch_config(
+    running: contextlib.ExitStack,
+    live: LiveController,
+    config_path: Path | None,
+    flag_values: dict[str, Any],
+) -> None:
+    """Apply config file edits live; SIGHUP reloads it, SIGUSR1 toggles pause."""
+    watcher = ConfigWatcher(config_path, flag_values, live.apply) if config_path else None
+    if watcher is not None:
+        watcher.start()
+        running.callback(watcher.close)
+
+    def on_hangup(_signum: int, _frame: object) -> None:
+        if watcher is None:
+            log.warning("SIGHUP: no config file to reload (start with --config FILE)")
+        else:
+            watcher.request_reload("reloaded on SIGHUP")
+
+    def on_user1(_signum: int, _frame: object) -> None:
+        # Not in the handler itself: pausing takes a lock the interrupted code may hold.
+        threading.Thread(target=live.toggle_pause, name="vbgcam-signal", daemon=True).start()
+
+    for signum, handler in ((signal.SIGHUP, on_hangup), (signal.SIGUSR1, on_user1)):
+        previous = signal.signal(signum, handler)
+        running.callback(signal.signal, signum, previous)
+
+
+def _watch_consumers(
+    running: contextlib.ExitStack,
+    live: LiveController,
+    sinks: list[FrameSink],
+    settings: Settings,
+) -> None:
+    """On-demand: release the webcam while no app has the loopback device open (Linux)."""
+    if not settings.control.on_demand or sys.platform != "linux":
+        return
+    device = next((s.device for s in sinks if isinstance(s, VirtualCamera)), None)
+    if device is None or not str(device).startswith("/dev/") or not Path(device).exists():
+        return
+    watch = ConsumerWatch(Path(device), live.set_watched)
+    watch.start()
+    running.callback(watch.close)
 
 
 @app.command()

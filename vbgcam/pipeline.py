@@ -12,8 +12,10 @@ import logging
 import statistics
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from vbgcam.capture import CaptureThread
 from vbgcam.compose import Compositor
@@ -49,17 +51,20 @@ class Pipeline:
         fps: float,
         max_frames: int | None = None,
         stop: threading.Event | None = None,
+        reopen: Callable[[], Source] | None = None,
     ) -> None:
         width, height = size
-        self.source = source
         self.compositor = compositor
         self.sinks = list(sinks)
         self.camera_frames = RingBuffer((height, width, 3))
         self.output_frames = RingBuffer((height, width, 3))
-        self.capture = CaptureThread(source, self.camera_frames)
+        self.capture = CaptureThread(source, self.camera_frames, reopen=reopen)
         self.sender = FrameSender(self.output_frames, self.sinks, fps, max_frames)
         self.composed = 0
         self.dropped = 0
+        self._next_compositor: Compositor | None = None
+        self._pause_picture: np.ndarray | None = None
+        self._pause_shown = True
         self.error: BaseException | None = None
         self._stop = stop or threading.Event()
         self._compose_thread = threading.Thread(
@@ -67,22 +72,54 @@ class Pipeline:
         )
         self._started_at = time.monotonic()
 
+    def replace_compositor(self, compositor: Compositor) -> None:
+        """Use ``compositor`` from the next frame on (settings changed); any thread."""
+        self._next_compositor = compositor
+
+    def pause(self, picture: np.ndarray | None) -> None:
+        """Release the camera; the output shows ``picture`` (None: the last frame)."""
+        self._pause_picture = picture
+        self._pause_shown = False
+        self.capture.set_paused(True)
+
+    def resume(self) -> None:
+        self.capture.set_paused(False)
+
+    @property
+    def paused(self) -> bool:
+        return self.capture.paused.is_set()
+
+    def _show_pause_picture(self) -> None:
+        if self._pause_shown:
+            return
+        self._pause_shown = True
+        if self._pause_picture is not None:
+            slot, out = self.output_frames.begin_write()
+            np.copyto(out, self._pause_picture)
+            self.output_frames.commit(slot, time.monotonic())
+
     def _compose_loop(self) -> None:
         last_seq = 0
         try:
             while not self._stop.is_set():
+                if self._next_compositor is not None:
+                    self.compositor, self._next_compositor = self._next_compositor, None
+                if self.paused:
+                    self._show_pause_picture()
                 ref = self.camera_frames.acquire_newest(last_seq, timeout_s=0.1)
                 if ref is None:
                     continue
                 try:
+                    if self.paused:  # a frame captured just before the pause: drop it
+                        continue
                     slot, out = self.output_frames.begin_write()
                     self.compositor.compose(ref.image, ref.capture_ts - self._started_at, out)
                     self.output_frames.commit(slot, ref.capture_ts)
                 finally:
                     self.camera_frames.release(ref)
+                    last_seq = ref.seq
                 self.dropped += ref.skipped
                 self.composed += 1
-                last_seq = ref.seq
         except BaseException as exc:
             self.error = exc
             log.debug("compositor stopped by an error", exc_info=True)
@@ -119,8 +156,9 @@ class Pipeline:
         if self._compose_thread.is_alive():
             self._compose_thread.join(2.0)
         self.capture.stop()
-        if not self.capture.is_alive():  # never release a capture another thread is reading
-            self.source.close()
+        source = self.capture.source
+        if source is not None and not self.capture.is_alive():
+            source.close()  # never release a capture another thread is reading
         for sink in self.sinks:
             sink.close()
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # Wait this long for the first composited frame before sending black, so a recording starts
 # with a real picture but an app never waits on a silent camera.
 FIRST_FRAME_WAIT_S = 1.0
+IDLE_PERIOD_S = 1.0
 
 
 class FrameSender:
@@ -53,11 +54,16 @@ class FrameSender:
         self.latencies_ms: deque[float] = deque(maxlen=300)
         self._last = np.zeros(frames.shape, np.uint8)
         self._last_seq = 0
+        self.idle = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vbgcam-sender", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+
+    def last_frame(self) -> np.ndarray:
+        """The frame last sent (read-only; another thread may be replacing it)."""
+        return self._last
 
     def stop(self, timeout_s: float = 2.0) -> None:
         self._stop.set()
@@ -93,7 +99,9 @@ class FrameSender:
                 self.sent += 1
                 if self.max_frames is not None and self.sent >= self.max_frames:
                     break
-                tick += 1
+                # Idle (no app watching): one frame a second keeps the device alive for
+                # whoever opens it next, at almost no cost.
+                tick += round(IDLE_PERIOD_S / self.period_s) if self.idle else 1
                 behind = self.clock() - (start + tick * self.period_s)
                 if behind > self.period_s:
                     tick += int(behind / self.period_s)

@@ -1,0 +1,305 @@
+"""Live changes to a running pipeline: settings, backgrounds, pause, preview and stats.
+
+``LiveController`` is the one place that changes a running vbgcam; the control server, the
+config file watcher and the signal handlers all go through it. A change is validated and
+its objects built here, in the caller's thread, and only a finished compositor is handed to
+the pipeline, which swaps it in at the next frame boundary; a change that fails leaves the
+running settings untouched and raises (or logs) the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vbgcam.backgrounds import MAX_IMAGE_PIXELS, make_background
+from vbgcam.compose import Compositor
+from vbgcam.errors import BackgroundError, ConfigError
+from vbgcam.matte import make_matte
+from vbgcam.pipeline import Pipeline
+from vbgcam.segmenters import make_segmenter
+from vbgcam.settings import KEYS, Settings, build_settings
+
+log = logging.getLogger(__name__)
+
+# Settings that a running pipeline cannot take: the device and camera modes are fixed.
+RESTART_SECTIONS = ("camera", "output", "control")
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+PREVIEW_MAX_WIDTH = 640
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+
+
+def flat_settings(settings: Settings) -> dict[str, Any]:
+    """``{"section.key": value}`` in the form the config file takes."""
+    flat: dict[str, Any] = {}
+    for section in dataclasses.fields(settings):
+        part = getattr(settings, section.name)
+        for key in dataclasses.fields(part):
+            value = getattr(part, key.name)
+            if isinstance(value, tuple):
+                value = "x".join(str(v) for v in value)
+            flat[f"{section.name}.{key.name}"] = value
+    return flat
+
+
+def uploads_dir() -> Path:
+    """Where uploaded backgrounds are kept: ``$XDG_DATA_HOME/vbgcam/backgrounds``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "vbgcam" / "backgrounds"
+
+
+def make_card(size: tuple[int, int], text: str = "Be right back") -> np.ndarray:
+    """The pause card: a calm dark picture with one line of text, centred."""
+    width, height = size
+    card = np.empty((height, width, 3), np.uint8)
+    card[:] = (44, 36, 32)
+    scale = height / 360
+    (text_w, text_h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_DUPLEX, scale, 2)
+    origin = ((width - text_w) // 2, (height + text_h) // 2)
+    cv2.putText(
+        card,
+        text,
+        origin,
+        cv2.FONT_HERSHEY_DUPLEX,
+        scale,
+        (235, 235, 235),
+        max(1, round(2 * scale)),
+        cv2.LINE_AA,
+    )
+    return card
+
+
+class LiveController:
+    """The ``Controller`` (see control_api.py) of one running pipeline; thread-safe."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.pipeline = pipeline
+        self.settings = settings
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._last_rates = (clock(), time.process_time(), 0, 0)
+        self._rates = (0.0, 0.0, 0.0)
+        self._preview: tuple[int, bytes] | None = None
+        self._user_paused = False
+        self._idle = False
+
+    # --- settings ------------------------------------------------------------------
+
+    def apply(self, new: Settings) -> None:
+        """Make ``new`` the running settings, rebuilding only what changed."""
+        with self._lock:
+            old = self.settings
+            for section in RESTART_SECTIONS:
+                if getattr(new, section) != getattr(old, section):
+                    changed = [
+                        f"{section}.{f.name}"
+                        for f in dataclasses.fields(getattr(new, section))
+                        if getattr(getattr(new, section), f.name)
+                        != getattr(getattr(old, section), f.name)
+                    ]
+                    raise ConfigError(
+                        f"{', '.join(changed)} cannot change while vbgcam runs; restart it"
+                    )
+            if new == old:
+                return
+            current = self.pipeline.compositor
+            segmenter = current.segmenter
+            matte = current.masker.matte
+            if new.segmenter != old.segmenter:
+                segmenter = make_segmenter(new.segmenter, new.camera.fps)
+            if new.matte != old.matte:
+                matte = make_matte(new.matte)
+            background = current.background
+            if new.background != old.background:
+                background = make_background(new.background, new.camera.size)
+            self.pipeline.replace_compositor(Compositor(segmenter, background, matte))
+            self.settings = new
+            log.info("settings changed: %s", ", ".join(_differences(old, new)))
+
+    def update_settings(self, changes: Mapping[str, Any]) -> None:
+        unknown = [name for name in changes if name not in KEYS]
+        if unknown:
+            raise ConfigError(f"unknown setting '{unknown[0]}'")
+        values = {**flat_settings(self.settings), **changes}
+        self.apply(build_settings(values, "change"))
+
+    def set_background(self, spec: Mapping[str, Any]) -> None:
+        mode = spec.get("mode")
+        if mode in ("image", "folder", "video"):
+            path = spec.get("path")
+            if not isinstance(path, str) or not path:
+                raise ConfigError(f"background mode '{mode}' needs a 'path'")
+            changes: dict[str, Any] = {"background.mode": mode, "background.path": path}
+        elif mode == "color":
+            changes = {"background.mode": "color", "background.color": spec.get("color")}
+        elif mode == "blur":
+            strength = spec.get("strength", self.settings.background.blur)
+            changes = {"background.mode": "blur", "background.blur": strength}
+        elif mode == "none":
+            changes = {"background.mode": "none"}
+        else:
+            raise ConfigError(
+                "background mode must be one of: image, folder, video, color, blur, none"
+            )
+        self.update_settings(changes)
+
+    def upload_background(self, data: bytes) -> str:
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise BackgroundError(f"upload too large (over {MAX_UPLOAD_BYTES // 2**20} MB)")
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if image is None or image.ndim not in (2, 3):
+            raise BackgroundError("the upload is not a picture OpenCV can read")
+        if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:
+            raise BackgroundError("the picture is too large; scale it down first")
+        folder = uploads_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"upload-{hashlib.sha256(data).hexdigest()[:12]}.png"
+        if not target.exists():
+            temporary = target.with_name(f".{target.name}.partial.png")
+            if not cv2.imwrite(str(temporary), image):
+                raise BackgroundError(f"cannot save the upload in {folder}")
+            temporary.replace(target)
+        self.set_background({"mode": "image", "path": str(target)})
+        return str(target)
+
+    def next_background(self) -> None:
+        advance = getattr(self.pipeline.compositor.background, "advance", None)
+        if advance is not None:
+            advance()
+
+    def gallery(self) -> list[str]:
+        folders = [uploads_dir(), Path(__file__).resolve().parent.parent / "examples"]
+        current = self.settings.background
+        if current.mode == "folder" or (current.path and Path(current.path).is_dir()):
+            folders.append(Path(current.path))
+        pictures: list[str] = []
+        for folder in folders:
+            if folder.is_dir():
+                pictures.extend(
+                    str(p)
+                    for p in sorted(folder.iterdir())
+                    if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+                )
+        if current.path and Path(current.path).is_file() and current.path not in pictures:
+            pictures.insert(0, current.path)
+        return pictures
+
+    # --- pause ---------------------------------------------------------------------
+
+    def pause(self) -> None:
+        self._user_paused = True
+        self._update_pause()
+
+    def resume(self) -> None:
+        self._user_paused = False
+        self._update_pause()
+
+    def toggle_pause(self) -> None:
+        if self._user_paused:
+            self.resume()
+        else:
+            self.pause()
+
+    def set_watched(self, watched: bool) -> None:
+        """On-demand: whether any application has the virtual camera open."""
+        self._idle = not watched
+        self.pipeline.sender.idle = self._idle
+        log.info(
+            "an application opened the virtual camera"
+            if watched
+            else "no application has the virtual camera open: camera released"
+        )
+        self._update_pause()
+
+    def _update_pause(self) -> None:
+        """The camera is released while the user paused or nobody watches."""
+        if self._user_paused or self._idle:
+            self._pause_pipeline()
+        elif self.pipeline.paused:
+            self.pipeline.resume()
+            log.info("resumed")
+
+    def _pause_pipeline(self) -> None:
+        if self.pipeline.paused:
+            return
+        choice = self.settings.control.pause_image
+        picture: np.ndarray | None = None
+        if choice == "card":
+            picture = make_card(self.settings.camera.size)
+        elif choice == "background":
+            last = self.pipeline.sender.last_frame()
+            empty = np.zeros(last.shape[:2], np.uint8)
+            picture = self.pipeline.compositor.background.frame_for(last, empty, 0.0).copy()
+        self.pipeline.pause(picture)
+        log.info("paused (%s)", choice)
+
+    # --- what the user sees --------------------------------------------------------
+
+    def preview_jpeg(self) -> bytes | None:
+        sent = self.pipeline.sender.sent
+        if sent == 0:
+            return None
+        cached = self._preview
+        if cached is not None and cached[0] == sent:
+            return cached[1]
+        frame = self.pipeline.sender.last_frame()
+        height, width = frame.shape[:2]
+        if width > PREVIEW_MAX_WIDTH:
+            size = (PREVIEW_MAX_WIDTH, round(height * PREVIEW_MAX_WIDTH / width))
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        if not ok:
+            return None
+        self._preview = (sent, encoded.tobytes())
+        return self._preview[1]
+
+    def status(self) -> dict[str, Any]:
+        now, cpu_now = self.clock(), time.process_time()
+        captured, sent = self.pipeline.capture.captured, self.pipeline.sender.sent
+        with self._lock:
+            then, cpu_then, captured_then, sent_then = self._last_rates
+            elapsed = now - then
+            if elapsed >= 0.5:
+                self._rates = (
+                    (captured - captured_then) / elapsed,
+                    (sent - sent_then) / elapsed,
+                    100.0 * (cpu_now - cpu_then) / elapsed,
+                )
+                self._last_rates = (now, cpu_now, captured, sent)
+            fps_in, fps_out, cpu_percent = self._rates
+        times = self.pipeline.compositor.times
+        return {
+            "fps_in": round(fps_in, 1),
+            "fps_out": round(fps_out, 1),
+            "dropped": self.pipeline.dropped,
+            "cpu_percent": round(cpu_percent, 1),
+            "stage_ms": {
+                "segment": round(times.segment_ms, 2),
+                "refine": round(times.refine_ms, 2),
+                "background": round(times.background_ms, 2),
+                "blend": round(times.blend_ms, 2),
+            },
+            "paused": self._user_paused,
+            "idle": self._idle,
+            "settings": flat_settings(self.settings),
+        }
+
+
+def _differences(old: Settings, new: Settings) -> list[str]:
+    before, after = flat_settings(old), flat_settings(new)
+    return [f"{k}={after[k]!r}" for k in after if after[k] != before.get(k)]

@@ -1,0 +1,139 @@
+"""On-demand capture (Linux): know whether any application has the virtual camera open.
+
+inotify on the loopback device node says *that* something opened or closed it, instantly;
+a scan of ``/proc/*/fd`` then says *whether* a process other than ours still holds it. An
+app that polls the device (opens and closes it every second or so) must not make vbgcam
+start and stop the webcam each time, so "nobody watching" is only reported after
+``linger_s`` seconds without a consumer, while a new consumer is reported at once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+IN_OPEN = 0x00000020
+IN_CLOSE_WRITE = 0x00000008
+IN_CLOSE_NOWRITE = 0x00000010
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+# Without inotify events (none arrive on some filesystems) the scan still runs this often.
+RESCAN_S = 2.0
+
+
+def processes_holding(device: Path, exclude_pid: int | None = None) -> set[int]:
+    """PIDs (other than ``exclude_pid``) with ``device`` open, from ``/proc``.
+
+    Processes we may not inspect are skipped: they are not ours to count.
+    """
+    target = os.path.realpath(device)
+    holders: set[int] = set()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == exclude_pid:
+            continue
+        try:
+            for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                if os.readlink(fd.path) == target:
+                    holders.add(int(entry.name))
+                    break
+        except OSError:
+            continue
+    return holders
+
+
+class _Inotify:
+    """A minimal inotify watch through libc (the standard library has none)."""
+
+    def __init__(self, path: Path, mask: int) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        if libc.inotify_add_watch(self.fd, os.fsencode(path), mask) < 0:
+            os.close(self.fd)
+            raise OSError(ctypes.get_errno(), f"cannot watch {path}")
+
+    def wait(self, timeout_s: float) -> bool:
+        """True when events arrived (they are drained)."""
+        ready, _, _ = select.select([self.fd], [], [], timeout_s)
+        if not ready:
+            return False
+        try:
+            while os.read(self.fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        return True
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class ConsumerWatch:
+    """Calls ``on_change(True)`` when a consumer appears, ``on_change(False)`` once none has
+    been seen for ``linger_s``. Starts by assuming a consumer, so nothing is released before
+    the first look."""
+
+    def __init__(
+        self,
+        device: Path,
+        on_change: Callable[[bool], None],
+        linger_s: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.device = device
+        self.on_change = on_change
+        self.linger_s = linger_s
+        self.clock = clock
+        self.watching = True
+        self._last_seen = clock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vbgcam-on-demand", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2.0)
+
+    def _look(self) -> None:
+        now = self.clock()
+        if processes_holding(self.device, exclude_pid=os.getpid()):
+            self._last_seen = now
+            if not self.watching:
+                self.watching = True
+                self.on_change(True)
+        elif self.watching and now - self._last_seen >= self.linger_s:
+            self.watching = False
+            self.on_change(False)
+
+    def _run(self) -> None:
+        try:
+            events: _Inotify | None = _Inotify(
+                self.device, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE
+            )
+        except OSError as exc:
+            log.info("no inotify on %s (%s); checking every %g s", self.device, exc, RESCAN_S)
+            events = None
+        try:
+            while not self._stop.is_set():
+                self._look()
+                # While someone watches, look again once the linger time could have run out.
+                timeout = min(RESCAN_S, self.linger_s / 2) if self.watching else RESCAN_S
+                if events is not None:
+                    events.wait(timeout)
+                else:
+                    self._stop.wait(timeout)
+        finally:
+            if events is not None:
+                events.close()
