@@ -36,6 +36,7 @@ lint: setup ## ruff and mypy
 
 bench: setup ## compositor speed against the original tutorial loop
 	$(BIN)/python -m vbgcam.bench
+	$(BIN)/python -m vbgcam.bench --idle
 
 quality: setup ## mask quality on ../shared/data: human-seg photos and generated webcam clips
 	$(BIN)/vbgcam eval $(ARGS)

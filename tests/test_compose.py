@@ -10,13 +10,16 @@ import pytest
 
 from vbgcam.backgrounds import (
     BlurBackground,
+    ColorBackground,
     ImageBackground,
+    PassthroughBackground,
     cover_fit,
     make_background,
     read_image,
 )
 from vbgcam.compose import Compositor, blend_binary
 from vbgcam.demo_scene import DemoScene
+from vbgcam.effects import Effects, Mirror
 from vbgcam.errors import BackgroundError
 from vbgcam.segmenters.diff import DiffSegmenter
 from vbgcam.settings import BackgroundSettings
@@ -96,6 +99,37 @@ def test_compositor_records_how_long_each_stage_took(background_image: Path) -> 
     assert 0 < times.total_ms < 1000
 
 
+def test_no_background_replacement_gives_exactly_the_camera_frame() -> None:
+    scene = DemoScene(*SIZE)
+    compositor = Compositor(DiffSegmenter(hold_s=0, clean=False), PassthroughBackground())
+    frame = np.empty((SIZE[1], SIZE[0], 3), np.uint8)
+    composite = np.empty_like(frame)
+    for index in range(3):
+        scene.render(index / FPS, frame)
+        mask = compositor.compose(frame, index / FPS, composite)
+        assert np.array_equal(composite, frame)
+    assert mask.any(), "the figure moved, so the mask was computed all the same"
+
+
+def test_compositor_applies_the_effects_to_the_blended_frame() -> None:
+    scene = DemoScene(*SIZE)
+    blue = "#0000ff"
+    plain = Compositor(DiffSegmenter(hold_s=0, clean=False), ColorBackground(blue, SIZE))
+    mirrored = Compositor(
+        DiffSegmenter(hold_s=0, clean=False),
+        ColorBackground(blue, SIZE),
+        effects=Effects([Mirror()]),
+    )
+    frame = np.empty((SIZE[1], SIZE[0], 3), np.uint8)
+    straight, flipped = np.empty_like(frame), np.empty_like(frame)
+    for index in range(3):
+        scene.render(index / FPS, frame)
+        plain.compose(frame, index / FPS, straight)
+        mirrored.compose(frame, index / FPS, flipped)
+    assert (straight != (255, 0, 0)).any(), "the person should show"
+    assert np.array_equal(flipped, straight[:, ::-1])
+
+
 def test_blend_takes_the_frame_where_the_mask_is_set_and_the_background_elsewhere() -> None:
     frame = np.full((2, 3, 3), 200, np.uint8)
     background = np.full((2, 3, 3), 7, np.uint8)
@@ -167,9 +201,10 @@ def test_cover_fit_keeps_the_centre_of_the_picture(background_image: Path) -> No
 def test_image_background_is_fitted_once_and_read_only(background_image: Path) -> None:
     background = ImageBackground(background_image, (320, 240))
     frame = np.zeros((240, 320, 3), np.uint8)
-    first = background.frame_for(frame, 0.0)
+    alpha = np.zeros((240, 320), np.uint8)
+    first = background.frame_for(frame, alpha, 0.0)
     assert first.shape == (240, 320, 3)
-    assert background.frame_for(frame, 5.0) is first
+    assert background.frame_for(frame, alpha, 5.0) is first
     assert not first.flags.writeable
 
 
@@ -178,7 +213,8 @@ def test_image_background_is_fitted_once_and_read_only(background_image: Path) -
 def test_blur_background_returns_the_output_size(size: tuple[int, int], strength: int) -> None:
     frame = np.zeros((size[1], size[0], 3), np.uint8)
     DemoScene(*size).render(0.0, frame)
-    blurred = BlurBackground(strength, size).frame_for(frame, 0.0)
+    alpha = np.zeros(frame.shape[:2], np.uint8)
+    blurred = BlurBackground(strength, size).frame_for(frame, alpha, 0.0)
     assert blurred.shape == frame.shape
     assert blurred.dtype == np.uint8
 
@@ -186,13 +222,15 @@ def test_blur_background_returns_the_output_size(size: tuple[int, int], strength
 def test_blur_strength_zero_is_the_frame_itself() -> None:
     frame = np.zeros((240, 320, 3), np.uint8)
     DemoScene(320, 240).render(0.0, frame)
-    assert np.array_equal(BlurBackground(0, (320, 240)).frame_for(frame, 0.0), frame)
+    alpha = np.zeros(frame.shape[:2], np.uint8)
+    assert np.array_equal(BlurBackground(0, (320, 240)).frame_for(frame, alpha, 0.0), frame)
 
 
 def test_blur_removes_detail() -> None:
     frame = np.zeros((240, 320, 3), np.uint8)
     DemoScene(320, 240).render(0.0, frame)
-    blurred = BlurBackground(100, (320, 240)).frame_for(frame, 0.0)
+    alpha = np.zeros(frame.shape[:2], np.uint8)
+    blurred = BlurBackground(100, (320, 240)).frame_for(frame, alpha, 0.0)
     sharpness = cv2.Laplacian(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
     blurred_sharpness = cv2.Laplacian(cv2.cvtColor(blurred, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
     assert blurred_sharpness < sharpness / 10

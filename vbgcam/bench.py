@@ -13,6 +13,7 @@ import json
 import platform
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -151,13 +152,85 @@ def bench_size(size: tuple[int, int], frame_count: int, rounds: int, noisy: bool
     ]
 
 
+class _CountingSink:
+    """Stands in for the virtual camera: takes frames and counts them."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def send(self, frame_bgr: np.ndarray) -> None:
+        self.frames += 1
+
+    def close(self) -> None:
+        pass
+
+
+def measure_idle_cpu(size: tuple[int, int], seconds: float) -> dict[str, float]:
+    """CPU (percent of one core) of the whole live pipeline on the demo camera, first with
+    an app watching, then with none (on-demand idle: camera released, 1 frame/s out)."""
+    from vbgcam.live import LiveController
+    from vbgcam.pipeline import Pipeline
+    from vbgcam.settings import build_settings
+    from vbgcam.sources import DemoSource
+
+    settings = build_settings({"camera.size": f"{size[0]}x{size[1]}", "segmenter.name": "diff"})
+    compositor = Compositor(
+        make_segmenter(settings.segmenter),
+        BlurBackground(60, size),
+        make_matte(settings.matte),
+    )
+    sink = _CountingSink()
+    pipeline = Pipeline(
+        DemoSource(size, 30.0),
+        compositor,
+        [sink],
+        size,
+        30.0,
+        reopen=lambda: DemoSource(size, 30.0),
+    )
+    live = LiveController(pipeline, settings)
+    result: dict[str, float] = {}
+
+    def sample(label: str) -> None:
+        wall, cpu, frames = time.monotonic(), time.process_time(), sink.frames
+        time.sleep(seconds)
+        elapsed = time.monotonic() - wall
+        result[f"{label}_cpu_percent"] = 100 * (time.process_time() - cpu) / elapsed
+        result[f"{label}_fps_out"] = (sink.frames - frames) / elapsed
+
+    runner = threading.Thread(target=pipeline.run, name="bench-pipeline")
+    runner.start()
+    try:
+        time.sleep(1.0)
+        sample("watched")
+        live.set_watched(False)
+        time.sleep(1.5)
+        sample("idle")
+    finally:
+        pipeline.request_stop()
+        runner.join()
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="640x360,1280x720,1920x1080")
     parser.add_argument("--frames", type=int, default=60, help="distinct frames per size")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the frames")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--idle", action="store_true", help="only measure live CPU with and without a viewer"
+    )
     args = parser.parse_args(argv)
+    if args.idle:
+        idle = measure_idle_cpu((1280, 720), 5.0)
+        print(
+            "live pipeline, demo camera 1280x720, diff + refine + blur: "
+            f"{idle['watched_cpu_percent']:.1f} % of a core at {idle['watched_fps_out']:.1f} fps "
+            f"with an app watching; {idle['idle_cpu_percent']:.2f} % at "
+            f"{idle['idle_fps_out']:.1f} fps with none (camera released)"
+        )
+        return 0
     rows: list[Row] = []
     for text in args.sizes.split(","):
         width, height = (int(part) for part in text.lower().split("x"))

@@ -26,6 +26,8 @@ from vbgcam import __version__
 from vbgcam.backgrounds import Background, make_background
 from vbgcam.compose import Compositor
 from vbgcam.config_watch import ConfigWatcher
+from vbgcam.control import ControlServer, make_token, remove_token_file, write_token_file
+from vbgcam.ctl import ctl_app
 from vbgcam.errors import ConfigError, OutputError, SourceError, VbgcamError
 from vbgcam.live import LiveController
 from vbgcam.matte import make_matte
@@ -48,6 +50,7 @@ app = typer.Typer(
 )
 
 app.add_typer(models_app, name="models")
+app.add_typer(ctl_app, name="ctl")
 
 _debug = False
 
@@ -135,6 +138,23 @@ BgOpt = Annotated[
     str | None,
     typer.Option("--bg", help="Background image. Default: the camera picture, blurred."),
 ]
+FitOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="How a picture fills the frame: cover, contain, stretch, tile. (default: cover)"
+    ),
+]
+ColorOpt = Annotated[
+    str | None,
+    typer.Option(help="Replace the background with a solid colour: #RRGGBB or a name."),
+]
+MirrorOpt = Annotated[
+    bool | None, typer.Option("--mirror/--no-mirror", help="Mirror the output left-right.")
+]
+OverlayOpt = Annotated[
+    str | None,
+    typer.Option(help="Picture with transparency drawn over the output (logo, name tag)."),
+]
 BlurOpt = Annotated[
     int | None,
     typer.Option(help="Blur strength 0-100 when no --bg is given. (default: 60)"),
@@ -202,6 +222,10 @@ FLAG_KEYS = {
     "device": "output.device",
     "backend": "output.backend",
     "record": "output.record",
+    "fit": "background.fit",
+    "color": "background.color",
+    "mirror": "background.mirror",
+    "overlay": "background.overlay",
     "control": "control.enabled",
     "control_port": "control.port",
 }
@@ -212,6 +236,8 @@ def _flag_values(**flags: Any) -> dict[str, Any]:
     values = {FLAG_KEYS[name]: value for name, value in flags.items() if value is not None}
     if "background.path" in values:  # --bg PATH means "show that", whatever the file says
         values.setdefault("background.mode", "auto")
+    if "background.color" in values:  # so does --color
+        values.setdefault("background.mode", "color")
     return values
 
 
@@ -237,6 +263,10 @@ def run(
     ] = None,
     bg: BgOpt = None,
     blur: BlurOpt = None,
+    fit: FitOpt = None,
+    color: ColorOpt = None,
+    mirror: MirrorOpt = None,
+    overlay: OverlayOpt = None,
     segmenter: SegmenterOpt = None,
     threshold: ThresholdOpt = None,
     hold: HoldOpt = None,
@@ -258,6 +288,16 @@ def run(
     record: Annotated[
         str | None, typer.Option(help="Also record what the virtual camera shows to this file.")
     ] = None,
+    control: Annotated[
+        bool | None,
+        typer.Option(
+            "--control/--no-control",
+            help="Serve the control page and API on 127.0.0.1. (default: control)",
+        ),
+    ] = None,
+    control_port: Annotated[
+        int | None, typer.Option(help="Port of the control page and API. (default: 8765)")
+    ] = None,
     frames: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many output frames.")
     ] = None,
@@ -269,8 +309,18 @@ def run(
         log.info("%s received, stopping", signal.Signals(signum).name)
         stop_requested.set()
 
-    # Handlers first, so a signal while the camera opens still ends in a clean stop.
+    def dispatch(signum: int, _frame: object) -> None:
+        action = SIGNAL_ACTIONS.get(signum)
+        if action is None:
+            log.info("%s ignored: vbgcam is still starting", signal.Signals(signum).name)
+        else:
+            action()
+
+    # Handlers first, so a signal while the camera opens still ends in a clean stop (and a
+    # SIGHUP sent too early does not kill the process, as its default action would).
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous.update({sig: signal.signal(sig, dispatch) for sig in (signal.SIGHUP, signal.SIGUSR1)})
+    SIGNAL_ACTIONS.clear()
     try:
         _run(
             stop_requested,
@@ -282,6 +332,10 @@ def run(
             fourcc=fourcc,
             bg=bg,
             blur=blur,
+            fit=fit,
+            color=color,
+            mirror=mirror,
+            overlay=overlay,
             segmenter=segmenter,
             threshold=threshold,
             hold=hold,
@@ -292,6 +346,8 @@ def run(
             device=device,
             backend=backend,
             record=record,
+            control=control,
+            control_port=control_port,
         )
     finally:
         for sig, handler in previous.items():
@@ -339,8 +395,11 @@ def _run(
     )
     live = LiveController(pipeline, settings)
     with contextlib.ExitStack() as running:
+        running.callback(pipeline.close)  # also when a helper below fails to start
+        _serve_control(running, live, settings)
         _watch_config(running, live, config_path, flag_values)
         _watch_consumers(running, live, sinks, settings)
+        log.info("running; Ctrl-C stops")
         stats = pipeline.run()
     log.info(
         "stopped: %d frames sent (%d repeats), %d captured, %d dropped, latency median %.1f ms",
@@ -350,6 +409,28 @@ def _run(
         stats.dropped,
         stats.latency_ms_median,
     )
+
+
+def _serve_control(running: contextlib.ExitStack, live: LiveController, settings: Settings) -> None:
+    """The control page and API on 127.0.0.1, with a fresh token in a private file."""
+    if not settings.control.enabled:
+        return
+    token = make_token()
+    server = ControlServer(live, settings.control.port, token)
+    try:
+        server.start()  # bind first: a second vbgcam fails here, before touching the token file
+    except ConfigError as exc:
+        # The camera matters more than the page: keep running without it.
+        log.warning("no control page: %s", exc)
+        return
+    running.callback(server.close)
+    write_token_file(token)
+    running.callback(remove_token_file, token)
+    log.info("control page: %s", server.url)
+
+
+# What SIGHUP and SIGUSR1 do once vbgcam runs; filled by _watch_config.
+SIGNAL_ACTIONS: dict[int, Callable[[], None]] = {}
 
 
 def _watch_config(
@@ -364,19 +445,18 @@ def _watch_config(
         watcher.start()
         running.callback(watcher.close)
 
-    def on_hangup(_signum: int, _frame: object) -> None:
+    def on_hangup() -> None:
         if watcher is None:
             log.warning("SIGHUP: no config file to reload (start with --config FILE)")
         else:
             watcher.request_reload("reloaded on SIGHUP")
 
-    def on_user1(_signum: int, _frame: object) -> None:
+    def on_user1() -> None:
         # Not in the handler itself: pausing takes a lock the interrupted code may hold.
         threading.Thread(target=live.toggle_pause, name="vbgcam-signal", daemon=True).start()
 
-    for signum, handler in ((signal.SIGHUP, on_hangup), (signal.SIGUSR1, on_user1)):
-        previous = signal.signal(signum, handler)
-        running.callback(signal.signal, signum, previous)
+    SIGNAL_ACTIONS.update({signal.SIGHUP: on_hangup, signal.SIGUSR1: on_user1})
+    running.callback(SIGNAL_ACTIONS.clear)
 
 
 def _watch_consumers(
@@ -408,6 +488,10 @@ def render(
     config: ConfigOpt = None,
     bg: BgOpt = None,
     blur: BlurOpt = None,
+    fit: FitOpt = None,
+    color: ColorOpt = None,
+    mirror: MirrorOpt = None,
+    overlay: OverlayOpt = None,
     segmenter: SegmenterOpt = None,
     threshold: ThresholdOpt = None,
     hold: HoldOpt = None,
@@ -439,6 +523,10 @@ def render(
     from vbgcam import render as rendering
 
     mask_flags = dict(
+        fit=fit,
+        color=color,
+        mirror=mirror,
+        overlay=overlay,
         segmenter=segmenter,
         threshold=threshold,
         hold=hold,

@@ -1,7 +1,8 @@
 """The compositor: camera frame in, the person over the new background out.
 
-Segmenter, matte, background and blend run in that order on the caller's thread; the output
-goes into the caller's buffer, so the hot path allocates nothing at frame size.
+Segmenter, matte, background, blend and output effects run in that order on the caller's
+thread; the output goes into the caller's buffer, so the hot path allocates nothing at frame
+size.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import cv2
 import numpy as np
 
 from vbgcam.backgrounds import Background
+from vbgcam.effects import Effects
 from vbgcam.matte import Matte
 from vbgcam.segmenters import Segmenter
 from vbgcam.shrink import shrink, working_size
@@ -142,13 +144,18 @@ class Masker:
 
 
 class Compositor:
-    """A masker, a background and a blender; one caller at a time."""
+    """A masker, a background, a blender and the output effects; one caller at a time."""
 
     def __init__(
-        self, segmenter: Segmenter, background: Background, matte: Matte | None = None
+        self,
+        segmenter: Segmenter,
+        background: Background,
+        matte: Matte | None = None,
+        effects: Effects | None = None,
     ) -> None:
         self.masker = Masker(segmenter, matte)
         self.background = background
+        self.effects = effects
         self.times = StageTimes()
         self._blender = SoftBlender()
 
@@ -160,12 +167,16 @@ class Compositor:
         """Write the composited frame into ``dst``; returns the frame-size alpha used."""
         alpha = self.masker.mask_for(frame_bgr)
         prepared_at = time.perf_counter()
-        background = self.background.frame_for(frame_bgr, t_s)
+        background = self.background.frame_for(frame_bgr, alpha, t_s)
         blend_at = time.perf_counter()
-        if self.masker.copy_through:
+        if background is frame_bgr:  # no background replacement: the camera picture
+            np.copyto(dst, frame_bgr)
+        elif self.masker.copy_through:
             blend_binary(frame_bgr, background, alpha, dst)
         else:
             self._blender.blend(frame_bgr, background, alpha, dst)
+        if self.effects is not None:
+            self.effects.apply(dst)
         self.times = StageTimes(
             segment_ms=self.masker.segment_ms,
             refine_ms=self.masker.refine_ms,

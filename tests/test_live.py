@@ -1,0 +1,333 @@
+"""Live changes: settings swapped mid-run, pause releases the camera, config edits and signals
+reach a running process, and on-demand capture follows who has the device open."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.fakes import RecordingBackend
+from vbgcam.backgrounds import make_background
+from vbgcam.compose import Compositor
+from vbgcam.errors import ConfigError
+from vbgcam.live import LiveController, make_card
+from vbgcam.on_demand import ConsumerWatch, processes_holding
+from vbgcam.outputs import VirtualCamera
+from vbgcam.pipeline import Pipeline
+from vbgcam.segmenters.diff import DiffSegmenter
+from vbgcam.settings import Settings, build_settings
+from vbgcam.sources import DemoSource
+
+SIZE = (320, 240)
+FPS = 30.0
+RED_BGR = (0, 0, 255)
+
+pytestmark = pytest.mark.usefixtures("recording_backend")
+
+
+class CountingDemo(DemoSource):
+    """The demo scene, counting opens and closes the way a webcam would be."""
+
+    opened = 0
+    closed = 0
+
+    def __init__(self) -> None:
+        super().__init__(SIZE, FPS)
+        CountingDemo.opened += 1
+        self.is_open = True
+
+    def close(self) -> None:
+        if self.is_open:
+            CountingDemo.closed += 1
+            self.is_open = False
+
+
+def settings_for(**changes: object) -> Settings:
+    base = {"camera.size": f"{SIZE[0]}x{SIZE[1]}", "segmenter.name": "diff"}
+    return build_settings({**base, **changes})
+
+
+@pytest.fixture
+def running() -> Iterator[tuple[LiveController, RecordingBackend]]:
+    CountingDemo.opened = CountingDemo.closed = 0
+    settings = settings_for(**{"background.mode": "color", "background.color": "#0000ff"})
+    camera = VirtualCamera(SIZE, FPS, device=None, backend="recording")
+    compositor = Compositor(
+        DiffSegmenter(hold_s=0, clean=False), make_background(settings.background, SIZE)
+    )
+    pipeline = Pipeline(CountingDemo(), compositor, [camera], SIZE, FPS, reopen=CountingDemo)
+    live = LiveController(pipeline, settings)
+    thread = threading.Thread(target=pipeline.run, name="test-pipeline")
+    thread.start()
+    try:
+        yield live, RecordingBackend.last()
+    finally:
+        pipeline.request_stop()
+        thread.join(5)
+        assert not thread.is_alive()
+
+
+def corner(frame: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(v) for v in frame[2, 2])
+
+
+def wait_for(condition: object, timeout_s: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_background_change_reaches_the_virtual_camera_within_a_few_frames(
+    running: tuple[LiveController, RecordingBackend],
+) -> None:
+    live, backend = running
+    assert wait_for(lambda: backend.frames and corner(backend.frames[-1].image) == (255, 0, 0))
+    live.set_background({"mode": "color", "color": "#ff0000"})
+    changed_at = len(backend.frames)
+    assert wait_for(lambda: corner(backend.frames[-1].image) == RED_BGR)
+    assert len(backend.frames) - changed_at <= 5, "the change took more than a few frames"
+    assert live.status()["settings"]["background.color"] == "#ff0000"
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected_in_message"),
+    [
+        pytest.param({"background.color": "sky"}, "'background.color'", id="bad-colour"),
+        pytest.param({"camera.size": "640x480"}, "restart", id="needs-restart"),
+        pytest.param({"background.bogus": 1}, "unknown setting", id="unknown-key"),
+    ],
+)
+def test_a_bad_change_is_refused_and_the_running_settings_stay(
+    running: tuple[LiveController, RecordingBackend],
+    changes: dict[str, object],
+    expected_in_message: str,
+) -> None:
+    live, backend = running
+    before = live.settings
+    with pytest.raises(ConfigError, match=expected_in_message):
+        live.update_settings(changes)
+    assert live.settings == before
+    time.sleep(0.1)
+    assert corner(backend.frames[-1].image) == (255, 0, 0)
+
+
+def test_pause_releases_the_camera_shows_the_card_and_resume_reopens_it(
+    running: tuple[LiveController, RecordingBackend],
+) -> None:
+    live, backend = running
+    assert wait_for(lambda: len(backend.frames) > 3)
+    live.pause()
+    card = make_card(SIZE)
+    assert wait_for(lambda: np.array_equal(backend.frames[-1].image, card))
+    assert wait_for(lambda: CountingDemo.closed == 1), "the camera was not released"
+    sent_while_paused = len(backend.frames)
+    time.sleep(0.3)
+    assert len(backend.frames) - sent_while_paused >= 6, "the output stopped while paused"
+    assert live.status()["paused"] is True
+
+    live.resume()
+    assert wait_for(lambda: CountingDemo.opened == 2), "the camera was not reopened"
+    assert wait_for(lambda: not np.array_equal(backend.frames[-1].image, card))
+    assert live.status()["paused"] is False
+
+
+def test_nobody_watching_releases_the_camera_and_slows_the_output(
+    running: tuple[LiveController, RecordingBackend],
+) -> None:
+    live, backend = running
+    assert wait_for(lambda: len(backend.frames) > 3)
+    live.set_watched(False)
+    assert wait_for(lambda: CountingDemo.closed == 1)
+    time.sleep(1.2)  # let the sender settle into its idle period
+    before = len(backend.frames)
+    time.sleep(2.0)
+    assert len(backend.frames) - before <= 3, "idle output should be about one frame a second"
+    live.set_watched(True)
+    assert wait_for(lambda: CountingDemo.opened == 2, timeout_s=1.5)
+
+
+def test_status_reports_rates_and_stage_times(
+    running: tuple[LiveController, RecordingBackend],
+) -> None:
+    live, _ = running
+    live.status()
+    time.sleep(1.0)
+    status = live.status()
+    assert 20 <= status["fps_out"] <= 40
+    assert set(status["stage_ms"]) == {"segment", "refine", "background", "blend"}
+    assert live.preview_jpeg() is not None and live.preview_jpeg()[:2] == b"\xff\xd8"
+
+
+# --- on-demand: a real file as the device node, a real process as the consumer
+
+
+def test_a_process_holding_the_device_is_found(tmp_path: Path) -> None:
+    node = tmp_path / "video10"
+    node.write_bytes(b"")
+    consumer = subprocess.Popen(
+        [sys.executable, "-c", f"import time; f = open({str(node)!r}); time.sleep(30)"]
+    )
+    try:
+        assert wait_for(lambda: consumer.pid in processes_holding(node, os.getpid()))
+    finally:
+        consumer.kill()
+        consumer.wait()
+    assert consumer.pid not in processes_holding(node, os.getpid())
+
+
+def test_consumer_watch_follows_an_app_that_opens_and_leaves(tmp_path: Path) -> None:
+    node = tmp_path / "video10"
+    node.write_bytes(b"")
+    changes: queue.Queue[tuple[float, bool]] = queue.Queue()
+    watch = ConsumerWatch(node, lambda watched: changes.put((time.monotonic(), watched)), 0.5)
+    watch.start()
+    try:
+        _, watched = changes.get(timeout=3)
+        assert watched is False, "nobody has the device open"
+        opened_at = time.monotonic()
+        consumer = subprocess.Popen(
+            [sys.executable, "-c", f"import time; f = open({str(node)!r}); time.sleep(30)"]
+        )
+        try:
+            at, watched = changes.get(timeout=3)
+            assert watched is True and at - opened_at < 1.5
+        finally:
+            consumer.kill()
+            consumer.wait()
+        _, watched = changes.get(timeout=3)
+        assert watched is False
+    finally:
+        watch.close()
+
+
+# --- a real running process: config file edits and signals
+
+
+@pytest.fixture
+def process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, queue.Queue[str]]]:
+    config = tmp_path / "config.toml"
+    config.write_text('[background]\nmode = "color"\ncolor = "#0000ff"\n')
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vbgcam.cli",
+            "run",
+            "--config",
+            str(config),
+            "--camera",
+            "demo",
+            "--device",
+            "none",
+            "--size",
+            "320x240",
+            "--segmenter",
+            "diff",
+            "--no-control",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        expect(lines, "running; Ctrl-C stops")
+        yield proc, config, lines
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+
+
+def expect(lines: queue.Queue[str], text: str, timeout_s: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        seen.append(line)
+        if text in line:
+            return line
+    raise AssertionError(f"no line with {text!r} in:\n{''.join(seen)}")
+
+
+def test_an_edited_config_file_is_applied_and_a_broken_one_is_refused(
+    process: tuple[subprocess.Popen[str], Path, queue.Queue[str]],
+) -> None:
+    proc, config, lines = process
+    time.sleep(0.05)
+    config.write_text('[background]\nmode = "color"\ncolor = "#ff0000"\n')
+    started = time.monotonic()
+    expect(lines, "settings changed: background.color='#ff0000'")
+    assert time.monotonic() - started < 1.0
+    config.write_text('[background]\nmode = "colour"\n')
+    line = expect(lines, "was not applied")
+    assert "'background.mode'" in line
+    assert proc.poll() is None, "a bad edit must not stop vbgcam"
+
+
+def test_sighup_reloads_and_sigusr1_toggles_pause(
+    process: tuple[subprocess.Popen[str], Path, queue.Queue[str]],
+) -> None:
+    proc, _, lines = process
+    proc.send_signal(signal.SIGHUP)
+    expect(lines, "reloaded on SIGHUP")
+    proc.send_signal(signal.SIGUSR1)
+    expect(lines, "paused (card)")
+    proc.send_signal(signal.SIGUSR1)
+    expect(lines, "resumed")
+
+
+def test_settings_flatten_and_rebuild_to_the_same_snapshot() -> None:
+    from vbgcam.live import flat_settings
+
+    settings = dataclasses.replace(settings_for(), control=Settings().control)
+    assert build_settings(flat_settings(settings)) == settings
+
+
+def test_the_control_api_changes_the_real_virtual_camera_frames(
+    running: tuple[LiveController, RecordingBackend],
+) -> None:
+    import json
+    import urllib.request
+
+    from vbgcam.control import ControlServer, make_token
+
+    live, backend = running
+    token = make_token()
+    server = ControlServer(live, 0, token)
+    server.start()
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/api/background",
+            data=json.dumps({"mode": "color", "color": "#ff0000"}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        assert wait_for(lambda: corner(backend.frames[-1].image) == RED_BGR)
+    finally:
+        server.close()

@@ -1,0 +1,236 @@
+"""``vbgcam ctl``: change a running vbgcam from a shell, a hotkey or a script.
+
+A thin client of the control server (``vbgcam/control.py``) on 127.0.0.1: it reads the token
+file, sends one request, and prints one line. Every failure is one line on stderr (``vbgcam is
+not running (...)``, or the server's ``ConfigError: ...``) and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from vbgcam.control import DEFAULT_PORT, page_url, read_token_file, token_path
+
+ctl_app = typer.Typer(
+    help="Control a running vbgcam: background, pause, status (talks to 127.0.0.1:PORT).",
+    no_args_is_help=True,
+)
+
+TIMEOUT_S = 5.0
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+
+PortOpt = Annotated[
+    int,
+    typer.Option("--port", "-p", help="The control port of the running vbgcam ([control] port)."),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CtlError(Exception):
+    """One line for the user; the command exits with status 1."""
+
+
+def _reports_errors(command: F) -> F:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except CtlError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def request(port: int, method: str, path: str, body: Any = None) -> Any:
+    """Send one request with the token and return the decoded JSON answer.
+
+    Raises CtlError with the line to show: not running, no or wrong token, or the server's
+    error (``ConfigError: ...``).
+    """
+    where = f"127.0.0.1:{port}"
+    token = read_token_file()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    payload = None
+    if body is not None:
+        payload = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S)
+    try:
+        connection.request(method, path, body=payload, headers=headers)
+        response = connection.getresponse()
+        text = response.read()
+    except ConnectionRefusedError:
+        raise CtlError(f"vbgcam is not running (no control server on {where})") from None
+    except TimeoutError:
+        raise CtlError(
+            f"the control server on {where} did not answer within {TIMEOUT_S:g} s"
+        ) from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise CtlError(f"cannot talk to the control server on {where}: {exc}") from None
+    finally:
+        connection.close()
+    try:
+        answer = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        answer = None
+    if response.status == 200 and answer is not None:
+        return answer
+    message = answer.get("error") if isinstance(answer, dict) else None
+    if response.status == 401:
+        raise CtlError(
+            f"no control token at {token_path()}; is vbgcam running as this user, with the "
+            "same XDG_RUNTIME_DIR?"
+        )
+    if response.status == 403 and token is not None and "token" in str(message):
+        raise CtlError(
+            f"the server on {where} refused the token in {token_path()}; "
+            "is that port another program's, or another vbgcam's? (--port)"
+        )
+    if response.status == 400 and message:
+        raise CtlError(str(message))
+    raise CtlError(
+        f"the control server on {where} answered {response.status}: {message or text[:200]!r}"
+    )
+
+
+def _number(value: Any, digits: int) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "?"
+
+
+def describe_background(settings: dict[str, Any]) -> str:
+    mode = settings.get("background.mode", "?")
+    path = settings.get("background.path") or ""
+    if mode == "blur" or (mode == "auto" and not path):
+        return f"blur {settings.get('background.blur', '?')}"
+    if mode == "color":
+        return f"colour {settings.get('background.color', '?')}"
+    if mode == "none":
+        return "none"
+    return f"{mode} {path}" if mode != "auto" else path
+
+
+def summarise(status: dict[str, Any]) -> str:
+    """One line: state, rates, drops, CPU, background, segmenter."""
+    settings = status.get("settings") or {}
+    state = "paused" if status.get("paused") else "live"
+    parts = [
+        f"{state}: {_number(status.get('fps_in'), 1)} fps in, "
+        f"{_number(status.get('fps_out'), 1)} fps out",
+        f"{status.get('dropped', '?')} dropped",
+        f"CPU {_number(status.get('cpu_percent'), 0)}%",
+        f"background {describe_background(settings)}",
+    ]
+    if "segmenter.name" in settings:
+        parts.append(f"segmenter {settings['segmenter.name']}")
+    return ", ".join(parts)
+
+
+@ctl_app.command()
+@_reports_errors
+def status(
+    port: PortOpt = DEFAULT_PORT,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw status JSON.")] = False,
+) -> None:
+    """Show whether vbgcam is live or paused, its frame rates, CPU and background."""
+    answer = request(port, "GET", "/api/status")
+    typer.echo(json.dumps(answer, indent=2) if as_json else summarise(answer))
+
+
+@ctl_app.command()
+@_reports_errors
+def bg(
+    path: Annotated[
+        Path,
+        typer.Argument(help="A picture, a folder of pictures, or a video.", show_default=False),
+    ],
+    port: PortOpt = DEFAULT_PORT,
+) -> None:
+    """Show a picture, a folder of pictures (one at a time) or a video as the background."""
+    absolute = path.expanduser().resolve()
+    if absolute.is_dir():
+        mode = "folder"
+    elif absolute.suffix.lower() in VIDEO_SUFFIXES:
+        mode = "video"
+    else:
+        mode = "image"
+    request(port, "POST", "/api/background", {"mode": mode, "path": str(absolute)})
+    typer.echo(f"background: {mode} {absolute}")
+
+
+@ctl_app.command()
+@_reports_errors
+def blur(
+    strength: Annotated[int, typer.Argument(help="0 (sharp) to 100.", show_default=False)],
+    port: PortOpt = DEFAULT_PORT,
+) -> None:
+    """Show the camera picture, blurred, as the background."""
+    request(port, "POST", "/api/background", {"mode": "blur", "strength": strength})
+    typer.echo(f"background: blur {strength}")
+
+
+@ctl_app.command()
+@_reports_errors
+def color(
+    value: Annotated[
+        str, typer.Argument(help="#RRGGBB (or RRGGBB) or a colour name.", show_default=False)
+    ],
+    port: PortOpt = DEFAULT_PORT,
+) -> None:
+    """Fill the background with one colour."""
+    text = value.strip()
+    if len(text) == 6 and all(c in "0123456789abcdefABCDEF" for c in text):
+        text = "#" + text  # '#' starts a comment in most shells; let people leave it out
+    request(port, "POST", "/api/background", {"mode": "color", "color": text})
+    typer.echo(f"background: colour {text}")
+
+
+@ctl_app.command()
+@_reports_errors
+def none(port: PortOpt = DEFAULT_PORT) -> None:
+    """Send the camera picture as it is, background and all."""
+    request(port, "POST", "/api/background", {"mode": "none"})
+    typer.echo("background: none")
+
+
+@ctl_app.command("next")
+@_reports_errors
+def next_picture(port: PortOpt = DEFAULT_PORT) -> None:
+    """Show the next picture of a folder background."""
+    request(port, "POST", "/api/background/next")
+    typer.echo("background: next picture")
+
+
+@ctl_app.command()
+@_reports_errors
+def pause(port: PortOpt = DEFAULT_PORT) -> None:
+    """Release the webcam and send the pause picture."""
+    request(port, "POST", "/api/pause")
+    typer.echo("paused")
+
+
+@ctl_app.command()
+@_reports_errors
+def resume(port: PortOpt = DEFAULT_PORT) -> None:
+    """Reopen the webcam and go live again."""
+    request(port, "POST", "/api/resume")
+    typer.echo("resumed")
+
+
+@ctl_app.command()
+@_reports_errors
+def url(port: PortOpt = DEFAULT_PORT) -> None:
+    """Print the control page's address, with its token, to open in a browser."""
+    request(port, "GET", "/api/status")  # checks that it runs and that the token fits
+    token = read_token_file()
+    if token is None:  # removed between the two reads: vbgcam just stopped
+        raise CtlError(f"vbgcam is not running (no control server on 127.0.0.1:{port})")
+    typer.echo(page_url(port, token))
