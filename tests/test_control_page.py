@@ -124,9 +124,14 @@ def gallery_button(page: Any, path: Path) -> Any:
 
 
 def test_page_shows_the_live_preview_and_stats(page: Any, server: ControlServer) -> None:
-    size = page.evaluate(
-        '(img => [img.naturalWidth, img.naturalHeight])(document.querySelector("#preview"))'
-    )
+    deadline = time.monotonic() + 10
+    size = [0, 0]
+    while size == [0, 0] and time.monotonic() < deadline:  # the first frame may be on its way
+        size = page.evaluate(
+            '(img => [img.naturalWidth, img.naturalHeight])(document.querySelector("#preview"))'
+        )
+        if size == [0, 0]:
+            time.sleep(0.05)
     assert size == [320, 180]
     expect(page.locator("#fps-out")).to_have_text("29.9")
     expect(page.locator("#fps-in")).to_have_text("30.0")

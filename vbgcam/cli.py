@@ -28,6 +28,7 @@ from vbgcam.compose import Compositor
 from vbgcam.config_watch import ConfigWatcher
 from vbgcam.control import ControlServer, make_token, remove_token_file, write_token_file
 from vbgcam.ctl import ctl_app
+from vbgcam.effects import make_effects
 from vbgcam.errors import ConfigError, OutputError, SourceError, VbgcamError
 from vbgcam.live import LiveController
 from vbgcam.matte import make_matte
@@ -245,10 +246,13 @@ def _settings(config: Path | None, **flags: Any) -> Settings:
     return load_settings(config or _default_config(), _flag_values(**flags))
 
 
-def _build_compositor(settings: Settings, background: Background) -> Compositor:
+def _build_compositor(
+    settings: Settings, background: Background, size: tuple[int, int]
+) -> Compositor:
     """Built last, once files and devices are known good: it may warn about the model."""
     segmenter = make_segmenter(settings.segmenter, settings.camera.fps)
-    return Compositor(segmenter, background, make_matte(settings.matte))
+    effects = make_effects(settings.background, size)
+    return Compositor(segmenter, background, make_matte(settings.matte), effects)
 
 
 @app.command()
@@ -374,7 +378,7 @@ def _run(
     if settings.segmenter.name == "auto":
         offer_pull()
     try:
-        compositor = _build_compositor(settings, background)
+        compositor = _build_compositor(settings, background, cam.size)
     except BaseException:
         source.close()
         for sink in sinks:
@@ -554,7 +558,9 @@ def render(
             else (frames or source.frame_count)
         )
     rendering.check_output(output)
-    compositor = _build_compositor(settings, make_background(settings.background, out_size))
+    compositor = _build_compositor(
+        settings, make_background(settings.background, out_size), out_size
+    )
     progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),

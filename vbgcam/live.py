@@ -22,13 +22,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vbgcam.backgrounds import MAX_IMAGE_PIXELS, make_background
+from vbgcam.backgrounds import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, make_background
 from vbgcam.compose import Compositor
+from vbgcam.effects import make_effects
 from vbgcam.errors import BackgroundError, ConfigError
 from vbgcam.matte import make_matte
 from vbgcam.pipeline import Pipeline
 from vbgcam.segmenters import make_segmenter
-from vbgcam.settings import KEYS, Settings, build_settings
+from vbgcam.settings import KEYS, BackgroundSettings, Settings, build_settings
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 RESTART_SECTIONS = ("camera", "output", "control")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 PREVIEW_MAX_WIDTH = 640
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
 def flat_settings(settings: Settings) -> dict[str, Any]:
@@ -125,9 +125,12 @@ class LiveController:
             if new.matte != old.matte:
                 matte = make_matte(new.matte)
             background = current.background
-            if new.background != old.background:
+            if _without_effects(new.background) != _without_effects(old.background):
                 background = make_background(new.background, new.camera.size)
-            self.pipeline.replace_compositor(Compositor(segmenter, background, matte))
+            effects = current.effects
+            if new.background != old.background:
+                effects = make_effects(new.background, new.camera.size)
+            self.pipeline.replace_compositor(Compositor(segmenter, background, matte, effects))
             self.settings = new
             log.info("settings changed: %s", ", ".join(_differences(old, new)))
 
@@ -242,9 +245,11 @@ class LiveController:
         if choice == "card":
             picture = make_card(self.settings.camera.size)
         elif choice == "background":
-            last = self.pipeline.sender.last_frame()
+            # A background of our own: the running one's buffers belong to its thread.
+            background = make_background(self.settings.background, self.settings.camera.size)
+            last = self.pipeline.sender.last_frame().copy()
             empty = np.zeros(last.shape[:2], np.uint8)
-            picture = self.pipeline.compositor.background.frame_for(last, empty, 0.0).copy()
+            picture = background.frame_for(last, empty, 0.0).copy()
         self.pipeline.pause(picture)
         log.info("paused (%s)", choice)
 
@@ -298,6 +303,12 @@ class LiveController:
             "idle": self._idle,
             "settings": flat_settings(self.settings),
         }
+
+
+def _without_effects(settings: BackgroundSettings) -> BackgroundSettings:
+    """The part of the background settings that decides the background itself: toggling
+    the mirror must not restart a video or a folder."""
+    return dataclasses.replace(settings, mirror=False, overlay="", overlay_position="bottom-right")
 
 
 def _differences(old: Settings, new: Settings) -> list[str]:
