@@ -237,3 +237,79 @@ def test_page_without_its_token_says_where_to_get_it(browser: Any, server: Contr
     expect(page.locator("#message")).to_contain_text("vbgcam ctl url")
     expect(page.locator("#state")).to_have_text("offline")
     page.close()
+
+
+# --- the real thing: the page drives a running pipeline, and the virtual camera sees it
+
+
+@pytest.fixture
+def real_pipeline(recording_backend: Any) -> Iterator[tuple[Any, Any]]:
+    import threading
+
+    from vbgcam.backgrounds import make_background
+    from vbgcam.compose import Compositor
+    from vbgcam.live import LiveController
+    from vbgcam.outputs import VirtualCamera
+    from vbgcam.pipeline import Pipeline
+    from vbgcam.segmenters.diff import DiffSegmenter
+    from vbgcam.settings import build_settings
+    from vbgcam.sources import DemoSource
+
+    size = (320, 240)
+    settings = build_settings(
+        {
+            "camera.size": "320x240",
+            "segmenter.name": "diff",
+            "background.mode": "color",
+            "background.color": "#0000ff",
+        }
+    )
+    camera = VirtualCamera(size, 30.0, device=None, backend="recording")
+    compositor = Compositor(
+        DiffSegmenter(hold_s=0, clean=False), make_background(settings.background, size)
+    )
+    pipeline = Pipeline(DemoSource(size, 30.0), compositor, [camera], size, 30.0)
+    live = LiveController(pipeline, settings)
+    runner = threading.Thread(target=pipeline.run, name="test-real-pipeline")
+    runner.start()
+    try:
+        yield live, recording_backend.last()
+    finally:
+        pipeline.request_stop()
+        runner.join(5)
+
+
+def test_clicking_in_the_page_changes_the_real_virtual_camera_frames(
+    browser: Any, real_pipeline: tuple[Any, Any]
+) -> None:
+    from vbgcam.control import make_token
+
+    live, backend = real_pipeline
+    token = make_token()
+    server = ControlServer(live, 0, token)
+    server.start()
+    opened = browser.new_page(viewport={"width": 1280, "height": 800})
+    opened.set_default_timeout(TIMEOUT_MS)
+    try:
+        opened.goto(server.url)
+        expect(opened.locator("#preview-frame")).to_have_class(re.compile("has-frame"))
+        assert tuple(int(v) for v in backend.frames[-1].image[2, 2]) == (255, 0, 0)
+        opened.locator("#color").evaluate(
+            "el => { el.value = '#ff0000'; el.dispatchEvent(new Event('input')); "
+            "el.dispatchEvent(new Event('change')); }"
+        )
+        opened.locator("#bg-color").click()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if tuple(int(v) for v in backend.frames[-1].image[2, 2]) == (0, 0, 255):
+                break
+            time.sleep(0.03)
+        assert tuple(int(v) for v in backend.frames[-1].image[2, 2]) == (0, 0, 255)
+        opened.locator("#pause").click()
+        deadline = time.monotonic() + 5
+        while not live.status()["paused"] and time.monotonic() < deadline:
+            time.sleep(0.03)
+        assert live.status()["paused"]
+    finally:
+        opened.close()
+        server.close()

@@ -188,18 +188,21 @@ class LiveController:
     def gallery(self) -> list[str]:
         folders = [uploads_dir(), Path(__file__).resolve().parent.parent / "examples"]
         current = self.settings.background
-        if current.mode == "folder" or (current.path and Path(current.path).is_dir()):
+        if current.path and Path(current.path).is_dir():
             folders.append(Path(current.path))
         pictures: list[str] = []
+        if current.path and Path(current.path).is_file():
+            pictures.append(str(Path(current.path).resolve()))
         for folder in folders:
             if folder.is_dir():
-                pictures.extend(
-                    str(p)
-                    for p in sorted(folder.iterdir())
-                    if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-                )
-        if current.path and Path(current.path).is_file() and current.path not in pictures:
-            pictures.insert(0, current.path)
+                for picture in sorted(folder.iterdir()):
+                    path = str(picture.resolve())
+                    if (
+                        picture.suffix.lower() in IMAGE_SUFFIXES
+                        and not picture.name.startswith(".")
+                        and path not in pictures
+                    ):
+                        pictures.append(path)
         return pictures
 
     # --- pause ---------------------------------------------------------------------
