@@ -156,6 +156,24 @@ OverlayOpt = Annotated[
     str | None,
     typer.Option(help="Picture with transparency drawn over the output (logo, name tag)."),
 ]
+BgModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Background mode: auto (by what --bg is; blur without it), image, folder, video, "
+        "blur, color, none. (default: auto)"
+    ),
+]
+IntervalOpt = Annotated[
+    float | None,
+    typer.Option(help="Folder background: seconds per picture; 0 = on command. (default: 0)"),
+]
+OverlayPositionOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Overlay place: top-left, top-right, bottom-left, bottom-right, full. "
+        "(default: bottom-right)"
+    ),
+]
 BlurOpt = Annotated[
     int | None,
     typer.Option(help="Blur strength 0-100 when no --bg is given. (default: 60)"),
@@ -227,6 +245,11 @@ FLAG_KEYS = {
     "color": "background.color",
     "mirror": "background.mirror",
     "overlay": "background.overlay",
+    "overlay_position": "background.overlay_position",
+    "bg_mode": "background.mode",
+    "interval": "background.interval",
+    "pause_image": "control.pause_image",
+    "on_demand": "control.on_demand",
     "control": "control.enabled",
     "control_port": "control.port",
 }
@@ -235,10 +258,11 @@ FLAG_KEYS = {
 def _flag_values(**flags: Any) -> dict[str, Any]:
     """Command-line flags as ``section.key`` settings; unset (None) flags are left out."""
     values = {FLAG_KEYS[name]: value for name, value in flags.items() if value is not None}
-    if "background.path" in values:  # --bg PATH means "show that", whatever the file says
-        values.setdefault("background.mode", "auto")
-    if "background.color" in values:  # so does --color
-        values.setdefault("background.mode", "color")
+    if "background.mode" not in values:
+        if "background.color" in values:  # --color means "show that colour"
+            values["background.mode"] = "color"
+        elif "background.path" in values:  # --bg PATH means "show that"
+            values["background.mode"] = "auto"
     return values
 
 
@@ -271,6 +295,9 @@ def run(
     color: ColorOpt = None,
     mirror: MirrorOpt = None,
     overlay: OverlayOpt = None,
+    overlay_position: OverlayPositionOpt = None,
+    bg_mode: BgModeOpt = None,
+    interval: IntervalOpt = None,
     segmenter: SegmenterOpt = None,
     threshold: ThresholdOpt = None,
     hold: HoldOpt = None,
@@ -301,6 +328,18 @@ def run(
     ] = None,
     control_port: Annotated[
         int | None, typer.Option(help="Port of the control page and API. (default: 8765)")
+    ] = None,
+    pause_image: Annotated[
+        str | None,
+        typer.Option(help="Shown while paused: card, background, last. (default: card)"),
+    ] = None,
+    on_demand: Annotated[
+        bool | None,
+        typer.Option(
+            "--on-demand/--always-on",
+            help="Linux: release the webcam while no app has the virtual camera open. "
+            "(default: on-demand)",
+        ),
     ] = None,
     frames: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many output frames.")
@@ -340,6 +379,9 @@ def run(
             color=color,
             mirror=mirror,
             overlay=overlay,
+            overlay_position=overlay_position,
+            bg_mode=bg_mode,
+            interval=interval,
             segmenter=segmenter,
             threshold=threshold,
             hold=hold,
@@ -352,6 +394,8 @@ def run(
             record=record,
             control=control,
             control_port=control_port,
+            pause_image=pause_image,
+            on_demand=on_demand,
         )
     finally:
         for sig, handler in previous.items():
@@ -496,6 +540,9 @@ def render(
     color: ColorOpt = None,
     mirror: MirrorOpt = None,
     overlay: OverlayOpt = None,
+    overlay_position: OverlayPositionOpt = None,
+    bg_mode: BgModeOpt = None,
+    interval: IntervalOpt = None,
     segmenter: SegmenterOpt = None,
     threshold: ThresholdOpt = None,
     hold: HoldOpt = None,
@@ -531,6 +578,9 @@ def render(
         color=color,
         mirror=mirror,
         overlay=overlay,
+        overlay_position=overlay_position,
+        bg_mode=bg_mode,
+        interval=interval,
         segmenter=segmenter,
         threshold=threshold,
         hold=hold,
