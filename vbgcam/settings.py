@@ -88,6 +88,8 @@ class SegmenterSettings:
     clean: bool = True
     model: str = "auto"
     flip: bool = False
+    every: int = 1
+    reuse: bool = True
     plate: str = ""
 
 
@@ -251,6 +253,8 @@ KEYS: dict[str, Key] = {
     "segmenter.clean": Key(_boolean),
     "segmenter.model": Key(_choice(MODEL_CHOICES)),
     "segmenter.flip": Key(_boolean),
+    "segmenter.every": Key(_integer(1, 10)),
+    "segmenter.reuse": Key(_boolean),
     "segmenter.plate": Key(_text, is_path=True),
     "matte.refine": Key(_boolean),
     "matte.smooth": Key(_number(0, 0.95)),

@@ -43,9 +43,13 @@ def _diff(settings: SegmenterSettings, fps: float) -> Segmenter:
 
 
 def _selfie(settings: SegmenterSettings, fps: float) -> Segmenter:
+    from vbgcam.segmenters.reuse import ReusingSegmenter
     from vbgcam.segmenters.selfie import SelfieSegmenter  # loads OpenCV's DNN only when used
 
-    return SelfieSegmenter(settings.model, settings.flip)
+    network = SelfieSegmenter(settings.model, settings.flip)
+    if settings.every == 1 and not settings.reuse:
+        return network
+    return ReusingSegmenter(network, settings.every, settings.reuse)
 
 
 def _auto(settings: SegmenterSettings, fps: float) -> Segmenter:

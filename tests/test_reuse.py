@@ -1,0 +1,91 @@
+"""Mask reuse: the network is skipped only when its answer could not have changed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vbgcam.demo_scene import DemoScene
+from vbgcam.segmenters.reuse import MAX_REUSED_FRAMES, ReusingSegmenter
+from vbgcam.shrink import working_copy
+
+SIZE = (640, 360)
+
+
+class CountingSegmenter:
+    """A stateless segmenter whose mask is the bright part of the picture."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
+        self.calls += 1
+        return np.where(frame_bgr[:, :, 2] > 128, 255, 0).astype(np.uint8)
+
+    def reset(self) -> None:
+        pass
+
+
+def demo_frame(t_s: float) -> np.ndarray:
+    frame = np.empty((SIZE[1], SIZE[0], 3), np.uint8)
+    DemoScene(*SIZE).render(t_s, frame)
+    return frame
+
+
+def noisy(frame: np.ndarray, seed: int) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(0, 2.5, frame.shape)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+
+def test_a_still_picture_with_sensor_noise_reuses_the_mask() -> None:
+    inner = CountingSegmenter()
+    reusing = ReusingSegmenter(inner)
+    still = demo_frame(0.5)
+    for seed in range(5):
+        frame = noisy(still, seed)
+        reusing.segment(frame, working_copy(frame))
+    assert inner.calls == 1
+    assert reusing.reused == 4
+
+
+def test_a_small_movement_is_segmented_afresh() -> None:
+    inner = CountingSegmenter()
+    reusing = ReusingSegmenter(inner)
+    frame = demo_frame(0.5)
+    reusing.segment(frame, working_copy(frame))
+    moved = frame.copy()
+    moved[100:132, 300:332] = 255  # a hand-sized patch (32 px) changes
+    mask = reusing.segment(moved, working_copy(moved))
+    assert inner.calls == 2
+    assert (mask[100:132, 300:332] == 255).all()
+
+
+@pytest.mark.parametrize("every", [2, 3, 5])
+def test_every_nth_frame_is_segmented_even_when_moving(every: int) -> None:
+    inner = CountingSegmenter()
+    reusing = ReusingSegmenter(inner, every=every, reuse_still=False)
+    for index in range(every * 4):
+        frame = demo_frame(index / 30)
+        reusing.segment(frame, working_copy(frame))
+    assert inner.calls == 4
+
+
+def test_an_unchanged_picture_is_still_segmented_now_and_then() -> None:
+    inner = CountingSegmenter()
+    reusing = ReusingSegmenter(inner)
+    frame = demo_frame(0.5)
+    for _ in range(2 * (MAX_REUSED_FRAMES + 1)):
+        reusing.segment(frame, working_copy(frame))
+    assert inner.calls == 2
+
+
+def test_a_reused_selfie_mask_equals_a_fresh_one_for_the_same_picture(with_models: object) -> None:
+    from vbgcam.segmenters.selfie import SelfieSegmenter
+
+    frame = noisy(demo_frame(1.0), 0)
+    fresh = SelfieSegmenter().segment(frame, working_copy(frame)).copy()
+    reusing = ReusingSegmenter(SelfieSegmenter())
+    reusing.segment(frame, working_copy(frame))
+    reused = reusing.segment(frame, working_copy(frame))
+    assert reusing.reused == 1
+    assert np.array_equal(reused, fresh)
