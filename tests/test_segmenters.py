@@ -444,11 +444,14 @@ def test_auto_without_the_model_falls_back_to_diff_and_says_how_to_get_the_model
 def test_auto_with_the_model_is_the_selfie_segmenter(
     with_models: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from vbgcam.segmenters.reuse import ReusingSegmenter
     from vbgcam.segmenters.selfie import SelfieSegmenter
 
     with caplog.at_level(logging.WARNING):
         segmenter = make_segmenter(SegmenterSettings(name="auto"))
-    assert isinstance(segmenter, SelfieSegmenter)
+    # By default the network is wrapped so that a still picture reuses its mask.
+    assert isinstance(segmenter, ReusingSegmenter)
+    assert isinstance(segmenter.inner, SelfieSegmenter)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
