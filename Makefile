@@ -37,6 +37,7 @@ lint: setup ## ruff and mypy
 bench: setup ## compositor speed against the original tutorial loop
 	$(BIN)/python -m vbgcam.bench
 	$(BIN)/python -m vbgcam.bench --idle
+	$(BIN)/python -m vbgcam.bench_pipeline
 
 quality: setup ## mask quality on ../shared/data: human-seg photos and generated webcam clips
 	$(BIN)/vbgcam eval $(ARGS)

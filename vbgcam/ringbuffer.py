@@ -10,6 +10,7 @@ the writer always has somewhere to write.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ class FrameRef:
     image: np.ndarray
     seq: int
     capture_ts: float
+    ready_ts: float  # time.monotonic() when the writer committed it
     skipped: int
 
 
@@ -35,6 +37,7 @@ class RingBuffer:
         self._images = [np.zeros(shape, np.uint8) for _ in range(slots)]
         self._seqs = [0] * slots
         self._stamps = [0.0] * slots
+        self._ready = [0.0] * slots
         self._newest: int | None = None
         self._pinned: int | None = None
         self._writing: int | None = None
@@ -73,6 +76,7 @@ class RingBuffer:
             self._next_seq += 1
             self._seqs[slot] = seq
             self._stamps[slot] = capture_ts
+            self._ready[slot] = time.monotonic()
             self._newest = slot
             self._changed.notify_all()
             return seq
@@ -99,6 +103,7 @@ class RingBuffer:
                 image=self._images[slot],
                 seq=seq,
                 capture_ts=self._stamps[slot],
+                ready_ts=self._ready[slot],
                 skipped=max(0, seq - after_seq - 1) if after_seq > 0 else 0,
             )
 

@@ -25,6 +25,13 @@ log = logging.getLogger(__name__)
 # with a real picture but an app never waits on a silent camera.
 FIRST_FRAME_WAIT_S = 1.0
 IDLE_PERIOD_S = 1.0
+# Phase lock: aim to send this long after a frame is ready; move the schedule by at most
+# this share of a period per tick; and this much later after a tick with no new frame.
+PHASE_MARGIN_S = 0.002
+PHASE_STEP_LIMIT = 0.1
+PHASE_LATE_STEP_S = 0.001
+# ...and wait up to this share of a period for a frame that is not there yet at a tick.
+PHASE_GRACE = 0.25
 
 
 class FrameSender:
@@ -70,18 +77,37 @@ class FrameSender:
         if self._thread.is_alive():
             self._thread.join(timeout_s)
 
-    def _take_newest(self, timeout_s: float) -> bool:
-        """Copy the newest composited frame, if there is one newer than the last sent."""
+    def _take_newest(self, timeout_s: float) -> float | None:
+        """Copy the newest composited frame, if there is one newer than the last sent;
+        returns how long it had been waiting (seconds), or None when there was none."""
         ref = self.frames.acquire_newest(self._last_seq, timeout_s)
         if ref is None:
-            return False
+            return None
         try:
             np.copyto(self._last, ref.image)
             self._last_seq = ref.seq
             self.latencies_ms.append((self.clock() - ref.capture_ts) * 1e3)
+            return max(0.0, time.monotonic() - ref.ready_ts)
         finally:
             self.frames.release(ref)
-        return True
+
+    def _phase_step(self, waited_s: float | None) -> float:
+        """How far to move the tick schedule so ticks land just after frames are ready.
+
+        A frame that sat ready for a while is latency we added: move the ticks earlier.
+        No new frame at a tick means we came just too early: move them a little later.
+        Each step is at most a tenth of a period, so the output rate never jumps by more
+        than 10 %, and the schedule stays locked to the camera (one frame of latency at
+        most, usually a few milliseconds).
+        """
+        if self.idle:
+            return 0.0
+        limit = PHASE_STEP_LIMIT * self.period_s
+        if waited_s is None:
+            return min(PHASE_LATE_STEP_S, limit)
+        if waited_s > PHASE_MARGIN_S:
+            return -min((waited_s - PHASE_MARGIN_S) / 2, limit)
+        return 0.0
 
     def _run(self) -> None:
         try:
@@ -92,8 +118,17 @@ class FrameSender:
                 delay = start + tick * self.period_s - self.clock()
                 if delay > 0 and self._stop.wait(delay):
                     break
-                if not self._take_newest(0) and self.sent:
+                waited_s = self._take_newest(0)
+                if waited_s is None and self.sent and not self.idle:
+                    # The frame is probably a moment away (compose time varies): a short
+                    # wait costs a few ms on this send instead of a whole period of latency.
+                    began = time.monotonic()
+                    if self._take_newest(PHASE_GRACE * self.period_s) is not None:
+                        start += min(time.monotonic() - began, PHASE_STEP_LIMIT * self.period_s)
+                        waited_s = 0.0
+                if waited_s is None and self.sent:
                     self.repeated += 1
+                start += self._phase_step(waited_s)
                 for sink in self.sinks:
                     sink.send(self._last)
                 self.sent += 1

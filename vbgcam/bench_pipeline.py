@@ -1,0 +1,237 @@
+"""End-to-end benchmark: the whole live path, per stage, flat out and paced at 30 fps.
+
+For each input (a webcam-like MJPG clip built from ../shared/data when present, and the demo
+scene) and each size, in one process:
+
+- per stage, median and p99 ms: capture decode, segmentation, refinement, background,
+  blend, and the output conversion to I420 that the virtual camera needs;
+- flat out: frames per second when every stage runs back to back with no pacing;
+- paced at 30 fps through the real threaded pipeline: added latency (capture timestamp to
+  hand-over to the output) median and p99, and CPU seconds per output frame.
+
+Run with ``make bench`` or ``python -m vbgcam.bench_pipeline --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vbgcam.backgrounds import make_background
+from vbgcam.compose import Compositor
+from vbgcam.demo_scene import make_beach
+from vbgcam.effects import make_effects
+from vbgcam.errors import ModelError
+from vbgcam.matte import make_matte
+from vbgcam.pipeline import Pipeline
+from vbgcam.segmenters import make_segmenter
+from vbgcam.settings import Settings, build_settings
+from vbgcam.sources import DemoSource, Source, VideoFileSource
+
+
+@dataclass(frozen=True)
+class PipelineRow:
+    input: str
+    size: str
+    segmenter: str
+    stage_ms: dict[str, tuple[float, float]]  # stage -> (median, p99)
+    flat_out_fps: float
+    latency_ms: tuple[float, float]  # median, p99, paced at 30 fps
+    cpu_ms_per_frame: float  # CPU time per output frame, paced at 30 fps
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+def _settings(size: tuple[int, int], segmenter: str, beach: Path) -> Settings:
+    return build_settings(
+        {
+            "camera.size": f"{size[0]}x{size[1]}",
+            "segmenter.name": segmenter,
+            "background.path": str(beach),
+        }
+    )
+
+
+def _compositor(settings: Settings) -> Compositor:
+    size = settings.camera.size
+    return Compositor(
+        make_segmenter(settings.segmenter, settings.camera.fps),
+        make_background(settings.background, size),
+        make_matte(settings.matte),
+        make_effects(settings.background, size),
+    )
+
+
+def _open(input_name: str, clip: Path | None, size: tuple[int, int]) -> Source:
+    if input_name == "demo":
+        return DemoSource(size, 30.0)
+    assert clip is not None
+    return VideoFileSource(clip, loop=True)
+
+
+class _ConvertingSink:
+    """Converts each frame to I420 as the v4l2loopback backend does, and counts it."""
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        self.i420 = np.empty((size[1] * 3 // 2, size[0]), np.uint8)
+        self.frames = 0
+
+    def send(self, frame_bgr: np.ndarray) -> None:
+        cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2YUV_I420, dst=self.i420)
+        self.frames += 1
+
+    def close(self) -> None:
+        pass
+
+
+def bench_one(
+    input_name: str,
+    clip: Path | None,
+    size: tuple[int, int],
+    segmenter: str,
+    beach: Path,
+    frames: int,
+    paced_s: float,
+) -> PipelineRow:
+    settings = _settings(size, segmenter, beach)
+    # Flat out: each stage back to back on one thread, timed separately.
+    source = _open(input_name, clip, size)
+    compositor = _compositor(settings)
+    frame = np.empty((size[1], size[0], 3), np.uint8)
+    out = np.empty_like(frame)
+    i420 = np.empty((size[1] * 3 // 2, size[0]), np.uint8)
+    stages: dict[str, list[float]] = {
+        k: [] for k in ("decode", "segment", "refine", "background", "blend", "convert", "total")
+    }
+    try:
+        for index in range(frames):
+            start = time.perf_counter()
+            source.read_into(frame)
+            decoded = time.perf_counter()
+            compositor.compose(frame, index / 30, out)
+            composed = time.perf_counter()
+            cv2.cvtColor(out, cv2.COLOR_BGR2YUV_I420, dst=i420)
+            done = time.perf_counter()
+            times = compositor.times
+            stages["decode"].append((decoded - start) * 1e3)
+            stages["segment"].append(times.segment_ms)
+            stages["refine"].append(times.refine_ms)
+            stages["background"].append(times.background_ms)
+            stages["blend"].append(times.blend_ms)
+            stages["convert"].append((done - composed) * 1e3)
+            stages["total"].append((done - start) * 1e3)
+    finally:
+        source.close()
+    flat_out_fps = 1e3 / statistics.median(stages["total"])
+
+    # Paced: the real threaded pipeline at 30 fps, measured after a second of warm-up.
+    sink = _ConvertingSink(size)
+    pipeline = Pipeline(_open(input_name, clip, size), _compositor(settings), [sink], size, 30.0)
+    runner = threading.Thread(target=pipeline.run, name="bench-pipeline")
+    runner.start()
+    try:
+        time.sleep(1.0)
+        pipeline.sender.latencies_ms.clear()
+        cpu, sent = time.process_time(), sink.frames
+        time.sleep(paced_s)
+        cpu_ms = (time.process_time() - cpu) * 1e3 / max(1, sink.frames - sent)
+        latencies = list(pipeline.sender.latencies_ms)
+    finally:
+        pipeline.request_stop()
+        runner.join()
+    return PipelineRow(
+        input=input_name,
+        size=f"{size[0]}x{size[1]}",
+        segmenter=segmenter,
+        stage_ms={k: (statistics.median(v), _p99(v)) for k, v in stages.items()},
+        flat_out_fps=flat_out_fps,
+        latency_ms=(statistics.median(latencies), _p99(latencies)) if latencies else (0, 0),
+        cpu_ms_per_frame=cpu_ms,
+    )
+
+
+def _clip() -> Path | None:
+    """The first webcam-like evaluation clip (built once from ../shared/data), if any."""
+    from vbgcam.evaluation.clips import default_clips_dir, ensure_clips
+    from vbgcam.evaluation.runner import default_data_dir
+
+    human_seg = default_data_dir() / "human-seg"
+    if not human_seg.is_dir():
+        return None
+    clips = ensure_clips(human_seg, default_clips_dir(), count=1)
+    return clips[0].video_path if clips else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="640x360,1280x720,1920x1080")
+    parser.add_argument("--segmenters", default="selfie,diff")
+    parser.add_argument("--frames", type=int, default=90, help="frames timed flat out")
+    parser.add_argument("--paced-seconds", type=float, default=4.0)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    clip = _clip()
+    inputs = (["clip"] if clip else []) + ["demo"]
+    if clip is None:
+        print("no ../shared/data: timing the demo scene only", file=sys.stderr)
+    beach_path = Path(__file__).resolve().parent.parent / "examples" / "beach.jpg"
+    if not beach_path.is_file():  # an installed copy without the examples folder
+        beach_path = Path(sys.prefix) / "vbgcam-beach.jpg"
+        cv2.imwrite(str(beach_path), make_beach(1920, 1080))
+    rows: list[PipelineRow] = []
+    for text in args.sizes.split(","):
+        width, height = (int(v) for v in text.lower().split("x"))
+        for segmenter in args.segmenters.split(","):
+            for input_name in inputs:
+                try:
+                    rows.append(
+                        bench_one(
+                            input_name,
+                            clip,
+                            (width, height),
+                            segmenter,
+                            beach_path,
+                            args.frames,
+                            args.paced_seconds,
+                        )
+                    )
+                except ModelError as exc:
+                    print(f"skipped {segmenter}: {exc}", file=sys.stderr)
+    if args.json:
+        json.dump([asdict(r) for r in rows], sys.stdout, indent=2)
+        print()
+        return 0
+    stages = ("decode", "segment", "refine", "background", "blend", "convert")
+    print(
+        "end to end, image background; ms per frame as median / p99; "
+        "latency and CPU paced at 30 fps through the threaded pipeline"
+    )
+    print(
+        "| input | size | segmenter | "
+        + " | ".join(stages)
+        + " | flat-out fps | latency ms | CPU ms/frame |"
+    )
+    print("|---|---|---|" + "---:|" * (len(stages) + 3))
+    for row in rows:
+        cells = " | ".join(f"{row.stage_ms[s][0]:.2f} / {row.stage_ms[s][1]:.2f}" for s in stages)
+        print(
+            f"| {row.input} | {row.size} | {row.segmenter} | {cells} | {row.flat_out_fps:.0f} | "
+            f"{row.latency_ms[0]:.1f} / {row.latency_ms[1]:.1f} | {row.cpu_ms_per_frame:.1f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
