@@ -331,3 +331,45 @@ def test_the_control_api_changes_the_real_virtual_camera_frames(
         assert wait_for(lambda: corner(backend.frames[-1].image) == RED_BGR)
     finally:
         server.close()
+
+
+def test_two_quick_changes_both_stay(running: tuple[LiveController, RecordingBackend]) -> None:
+    """The second change starts from the first, even before the pipeline swapped it in."""
+    live, backend = running
+    assert wait_for(lambda: len(backend.frames) > 2)
+    live.update_settings({"segmenter.name": "mog2"})
+    live.set_background({"mode": "color", "color": "#ff0000"})
+    assert live.settings.segmenter.name == "mog2"
+    assert live.settings.background.color == "#ff0000"
+    assert wait_for(lambda: corner(backend.frames[-1].image) == RED_BGR)
+    assert type(live.pipeline.compositor.segmenter).__name__ == "BackgroundModelSegmenter"
+
+
+def test_the_same_upload_twice_at_once_is_kept_once(
+    running: tuple[LiveController, RecordingBackend],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import cv2
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    picture = np.zeros((120, 160, 3), np.uint8)
+    picture[:] = (0, 0, 255)
+    data = cv2.imencode(".png", picture)[1].tobytes()
+    live, _ = running
+    results: list[object] = []
+
+    def upload() -> None:
+        try:
+            results.append(live.upload_background(data))
+        except Exception as exc:  # recorded, then asserted below
+            results.append(exc)
+
+    threads = [threading.Thread(target=upload) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(set(map(str, results))) == 1 and isinstance(results[0], str), results
+    kept = list((tmp_path / "vbgcam" / "backgrounds").iterdir())
+    assert [p.name for p in kept] == [Path(str(results[0])).name]

@@ -1,3 +1,10 @@
 """vbgcam: a webcam turned into a virtual camera with the background replaced."""
 
+import os
+
 __version__ = "0.1.0"
+
+# OpenCV reads this once, when it loads: a picture claiming more pixels is refused before its
+# memory is allocated, so a small crafted PNG cannot make vbgcam allocate gigabytes. Matches
+# vbgcam.backgrounds.MAX_IMAGE_PIXELS.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(50_000_000))

@@ -67,18 +67,41 @@ def _decode(path: Path, what: str) -> np.ndarray:
         data = np.fromfile(path, np.uint8)
     except OSError as exc:
         raise BackgroundError(f"cannot read {what} {path}: {exc.strerror}") from None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    return decode_picture(data, f"{what} {path}")
+
+
+def decode_picture(data: np.ndarray, what: str) -> np.ndarray:
+    """Decode picture bytes as stored (1, 3 or 4 channels of 8 bits), upright.
+
+    Pictures without transparency are decoded again with IMREAD_COLOR, which applies the
+    EXIF orientation a phone writes (IMREAD_UNCHANGED ignores it: photos came out sideways).
+    Oversized pictures are refused before their memory is allocated (the limit is set in
+    vbgcam/__init__.py for OpenCV to enforce), and by the check below.
+    """
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        if image is not None and (image.ndim == 2 or image.shape[2] == 3):
+            upright = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            if upright is not None and image.ndim == 3:
+                image = upright
+            elif upright is not None and upright.shape[:2] != image.shape[:2]:
+                image = cv2.cvtColor(upright, cv2.COLOR_BGR2GRAY)
+    except cv2.error:
+        image = None
     if image is None:
-        raise BackgroundError(f"cannot decode {what} {path}: not an image file")
+        raise BackgroundError(
+            f"cannot decode {what}: not an image file, or over "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels"
+        )
     if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:
         raise BackgroundError(
-            f"{what} {path} is too large (over {MAX_IMAGE_PIXELS // 1_000_000} "
+            f"{what} is too large (over {MAX_IMAGE_PIXELS // 1_000_000} "
             "megapixels); scale it down first"
         )
     if image.dtype == np.uint16:
         image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)
     elif image.dtype != np.uint8:
-        raise BackgroundError(f"{what} {path} has {image.dtype} pixels; use 8 or 16 bits")
+        raise BackgroundError(f"{what} has {image.dtype} pixels; use 8 or 16 bits")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     return image
@@ -428,6 +451,9 @@ class ColorBackground:
 
 class PassthroughBackground:
     """No replacement: the camera frame itself, so the output is the camera picture."""
+
+    # The compositor skips segmentation altogether: no mask changes what is sent.
+    needs_mask = False
 
     def frame_for(self, frame_bgr: np.ndarray, alpha: np.ndarray, t_s: float) -> np.ndarray:
         return frame_bgr

@@ -411,6 +411,10 @@ def _run(
     cam = settings.camera
     out = settings.output
     background = make_background(settings.background, cam.size)
+    if settings.segmenter.name == "auto":
+        offer_pull()  # before the webcam is open: its light stays off while we ask
+        if stop_requested.is_set():
+            return
     # The virtual camera first: it is the most likely thing to be missing, and cheap to try.
     sinks = open_sinks(cam.size, cam.fps, out.device, out.backend, out.record)
     try:
@@ -419,8 +423,6 @@ def _run(
         for sink in sinks:
             sink.close()
         raise
-    if settings.segmenter.name == "auto":
-        offer_pull()
     try:
         compositor = _build_compositor(settings, background, cam.size)
     except BaseException:
@@ -471,8 +473,13 @@ def _serve_control(running: contextlib.ExitStack, live: LiveController, settings
         # The camera matters more than the page: keep running without it.
         log.warning("no control page: %s", exc)
         return
+    try:
+        write_token_file(token)
+    except ConfigError as exc:  # same as a busy port: the camera matters more
+        server.close()
+        log.warning("no control page: %s", exc)
+        return
     running.callback(server.close)
-    write_token_file(token)
     running.callback(remove_token_file, token)
     log.info("control page: %s", server.url)
 
@@ -515,6 +522,9 @@ def _watch_consumers(
 ) -> None:
     """On-demand: release the webcam while no app has the loopback device open (Linux)."""
     if not settings.control.on_demand or sys.platform != "linux":
+        return
+    if settings.output.record:
+        log.info("on-demand capture is off while recording: the recording is a viewer too")
         return
     device = next((s.device for s in sinks if isinstance(s, VirtualCamera)), None)
     if device is None or not str(device).startswith("/dev/") or not Path(device).exists():

@@ -158,6 +158,13 @@ class Compositor:
         self.effects = effects
         self.times = StageTimes()
         self._blender = SoftBlender()
+        self._all_person: np.ndarray | None = None
+
+    def _everything(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """An all-person alpha: what the output shows when nothing is replaced."""
+        if self._all_person is None or self._all_person.shape != frame_bgr.shape[:2]:
+            self._all_person = np.full(frame_bgr.shape[:2], 255, np.uint8)
+        return self._all_person
 
     @property
     def segmenter(self) -> Segmenter:
@@ -165,6 +172,12 @@ class Compositor:
 
     def compose(self, frame_bgr: np.ndarray, t_s: float, dst: np.ndarray) -> np.ndarray:
         """Write the composited frame into ``dst``; returns the frame-size alpha used."""
+        if not getattr(self.background, "needs_mask", True):
+            np.copyto(dst, frame_bgr)
+            if self.effects is not None:
+                self.effects.apply(dst)
+            self.times = StageTimes()
+            return self._everything(frame_bgr)
         alpha = self.masker.mask_for(frame_bgr)
         prepared_at = time.perf_counter()
         background = self.background.frame_for(frame_bgr, alpha, t_s)

@@ -62,6 +62,9 @@ class ConfigWatcher:
         except VbgcamError as exc:
             log.warning("%s %s but was not applied: %s", self.path, reason, exc)
             return False
+        except Exception:  # a bug must not end live reloading for the rest of the call
+            log.exception("%s %s but applying it failed", self.path, reason)
+            return False
         log.info("%s %s: settings applied", self.path, reason)
         return True
 

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,10 +23,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vbgcam.backgrounds import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, make_background
+from vbgcam.backgrounds import IMAGE_SUFFIXES, decode_picture, make_background
 from vbgcam.compose import Compositor
 from vbgcam.effects import make_effects
-from vbgcam.errors import BackgroundError, ConfigError
+from vbgcam.errors import BackgroundError, ConfigError, VbgcamError
 from vbgcam.matte import make_matte
 from vbgcam.pipeline import Pipeline
 from vbgcam.segmenters import make_segmenter
@@ -91,7 +92,10 @@ class LiveController:
         self.pipeline = pipeline
         self.settings = settings
         self.clock = clock
-        self._lock = threading.Lock()
+        # One lock around every read-merge-build-swap, so two quick changes cannot undo
+        # each other; re-entrant because set_background calls update_settings calls apply.
+        self._lock = threading.RLock()
+        self._compositor = pipeline.compositor  # the newest one built, maybe not swapped in yet
         self._last_rates = (clock(), time.process_time(), 0, 0)
         self._rates = (0.0, 0.0, 0.0)
         self._preview: tuple[int, bytes] | None = None
@@ -117,7 +121,7 @@ class LiveController:
                     )
             if new == old:
                 return
-            current = self.pipeline.compositor
+            current = self._compositor
             segmenter = current.segmenter
             matte = current.masker.matte
             if new.segmenter != old.segmenter:
@@ -130,7 +134,8 @@ class LiveController:
             effects = current.effects
             if new.background != old.background:
                 effects = make_effects(new.background, new.camera.size)
-            self.pipeline.replace_compositor(Compositor(segmenter, background, matte, effects))
+            self._compositor = Compositor(segmenter, background, matte, effects)
+            self.pipeline.replace_compositor(self._compositor)
             self.settings = new
             log.info("settings changed: %s", ", ".join(_differences(old, new)))
 
@@ -138,8 +143,9 @@ class LiveController:
         unknown = [name for name in changes if name not in KEYS]
         if unknown:
             raise ConfigError(f"unknown setting '{unknown[0]}'")
-        values = {**flat_settings(self.settings), **changes}
-        self.apply(build_settings(values, "change"))
+        with self._lock:
+            values = {**flat_settings(self.settings), **changes}
+            self.apply(build_settings(values, "change"))
 
     def set_background(self, spec: Mapping[str, Any]) -> None:
         mode = spec.get("mode")
@@ -164,24 +170,31 @@ class LiveController:
     def upload_background(self, data: bytes) -> str:
         if len(data) > MAX_UPLOAD_BYTES:
             raise BackgroundError(f"upload too large (over {MAX_UPLOAD_BYTES // 2**20} MB)")
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if image is None or image.ndim not in (2, 3):
-            raise BackgroundError("the upload is not a picture OpenCV can read")
-        if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:
-            raise BackgroundError("the picture is too large; scale it down first")
+        image = decode_picture(np.frombuffer(data, np.uint8), "the upload")
+        ok, encoded = cv2.imencode(".png", image)
+        if not ok:
+            raise BackgroundError("the upload could not be stored as PNG")
         folder = uploads_dir()
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"upload-{hashlib.sha256(data).hexdigest()[:12]}.png"
         if not target.exists():
-            temporary = target.with_name(f".{target.name}.partial.png")
-            if not cv2.imwrite(str(temporary), image):
-                raise BackgroundError(f"cannot save the upload in {folder}")
-            temporary.replace(target)
+            # A private temporary name per request: two uploads of one picture at once
+            # (a double click) must not write into the same file.
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".png")
+            try:
+                with os.fdopen(handle, "wb") as file:
+                    file.write(encoded.tobytes())
+                os.replace(temporary, target)
+            except OSError as exc:
+                Path(temporary).unlink(missing_ok=True)
+                raise BackgroundError(
+                    f"cannot save the upload in {folder}: {exc.strerror}"
+                ) from None
         self.set_background({"mode": "image", "path": str(target)})
         return str(target)
 
     def next_background(self) -> None:
-        advance = getattr(self.pipeline.compositor.background, "advance", None)
+        advance = getattr(self._compositor.background, "advance", None)
         if advance is not None:
             advance()
 
@@ -208,23 +221,26 @@ class LiveController:
     # --- pause ---------------------------------------------------------------------
 
     def pause(self) -> None:
-        self._user_paused = True
-        self._update_pause()
+        with self._lock:
+            self._user_paused = True
+            self._update_pause()
 
     def resume(self) -> None:
-        self._user_paused = False
-        self._update_pause()
+        with self._lock:
+            self._user_paused = False
+            self._update_pause()
 
     def toggle_pause(self) -> None:
-        if self._user_paused:
-            self.resume()
-        else:
-            self.pause()
+        with self._lock:
+            self._user_paused = not self._user_paused
+            self._update_pause()
 
     def set_watched(self, watched: bool) -> None:
         """On-demand: whether any application has the virtual camera open."""
-        self._idle = not watched
-        self.pipeline.sender.idle = self._idle
+        with self._lock:
+            self._idle = not watched
+            self._update_pause()
+            self.pipeline.sender.idle = self._idle
         log.info(
             "an application opened the virtual camera"
             if watched
@@ -249,10 +265,14 @@ class LiveController:
             picture = make_card(self.settings.camera.size)
         elif choice == "background":
             # A background of our own: the running one's buffers belong to its thread.
-            background = make_background(self.settings.background, self.settings.camera.size)
-            last = self.pipeline.sender.last_frame().copy()
-            empty = np.zeros(last.shape[:2], np.uint8)
-            picture = background.frame_for(last, empty, 0.0).copy()
+            try:
+                background = make_background(self.settings.background, self.settings.camera.size)
+                last = self.pipeline.sender.last_frame().copy()
+                empty = np.zeros(last.shape[:2], np.uint8)
+                picture = background.frame_for(last, empty, 0.0).copy()
+            except VbgcamError as exc:  # the picture was moved or deleted since
+                log.warning("pause picture: %s; showing the card", exc)
+                picture = make_card(self.settings.camera.size)
         self.pipeline.pause(picture)
         log.info("paused (%s)", choice)
 

@@ -112,10 +112,16 @@ class ConsumerWatch:
             self._last_seen = now
             if not self.watching:
                 self.watching = True
-                self.on_change(True)
+                self._report(True)
         elif self.watching and now - self._last_seen >= self.linger_s:
             self.watching = False
-            self.on_change(False)
+            self._report(False)
+
+    def _report(self, watched: bool) -> None:
+        try:
+            self.on_change(watched)
+        except Exception:  # keep watching: the next change must still get through
+            log.exception("on-demand: acting on %s failed", "a viewer" if watched else "none")
 
     def _run(self) -> None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -140,7 +141,7 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
             raise ValueError(f"expected a whole number from {low} to {high}")
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # int(inf) overflows
             raise ValueError(f"expected a whole number from {low} to {high}") from None
         if isinstance(value, float) and number != value:
             raise ValueError(f"expected a whole number from {low} to {high}")
@@ -168,7 +169,7 @@ def _number(low: float, high: float) -> Callable[[Any], float]:
             number = float(value)
         except (TypeError, ValueError):
             raise ValueError(allowed) from None
-        if not low <= number <= high:
+        if not math.isfinite(number) or not low <= number <= high:
             raise ValueError(allowed)
         return number
 
