@@ -4,9 +4,11 @@ reach a running process, and on-demand capture follows who has the device open."
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import queue
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -19,9 +21,10 @@ import pytest
 
 from tests.fakes import RecordingBackend
 from vbgcam.backgrounds import make_background
+from vbgcam.cards import make_card
 from vbgcam.compose import Compositor
 from vbgcam.errors import ConfigError
-from vbgcam.live import LiveController, make_card
+from vbgcam.live import LiveController
 from vbgcam.on_demand import ConsumerWatch, processes_holding
 from vbgcam.outputs import VirtualCamera
 from vbgcam.pipeline import Pipeline
@@ -373,3 +376,64 @@ def test_the_same_upload_twice_at_once_is_kept_once(
     assert len(set(map(str, results))) == 1 and isinstance(results[0], str), results
     kept = list((tmp_path / "vbgcam" / "backgrounds").iterdir())
     assert [p.name for p in kept] == [Path(str(results[0])).name]
+
+
+# --- a camera that disappears and comes back
+
+
+class FlakyCamera(DemoSource):
+    """The demo scene as a camera that stops delivering after ``good_frames`` frames."""
+
+    def __init__(self, good_frames: int) -> None:
+        super().__init__(SIZE, FPS)
+        self.good_frames = good_frames
+        self.closed = False
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        if self.frame_index >= self.good_frames:
+            return False
+        return super().read_into(frame_bgr)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_camera_that_stops_is_replaced_by_a_card_and_reopened(recording_backend: object) -> None:
+    from vbgcam.errors import SourceError
+
+    attempts: list[float] = []
+    first = FlakyCamera(good_frames=15)
+
+    def reopen() -> DemoSource:
+        attempts.append(time.monotonic())
+        if len(attempts) < 3:
+            raise SourceError("camera 0 is gone")
+        return DemoSource(SIZE, FPS)
+
+    camera = VirtualCamera(SIZE, FPS, device=None, backend="recording")
+    compositor = Compositor(
+        DiffSegmenter(hold_s=0, clean=False),
+        make_background(
+            settings_for(**{"background.mode": "color", "background.color": "#0000ff"}).background,
+            SIZE,
+        ),
+    )
+    pipeline = Pipeline(first, compositor, [camera], SIZE, FPS, reopen=reopen)
+    backend = RecordingBackend.last()
+    runner = threading.Thread(target=pipeline.run, name="test-flaky")
+    runner.start()
+    card = make_card(SIZE, "Camera unavailable")
+    try:
+        assert wait_for(lambda: any(np.array_equal(f.image, card) for f in backend.frames), 3.0)
+        assert first.closed, "the dead camera was not released"
+        assert wait_for(lambda: len(attempts) >= 3, 5.0)
+        gaps = [b - a for a, b in itertools.pairwise(attempts)]
+        assert gaps[1] > gaps[0] * 1.5, f"no backoff between attempts: {gaps}"
+        assert wait_for(lambda: not np.array_equal(backend.frames[-1].image, card), 3.0)
+        stamps = [f.received_ts for f in backend.frames]
+        assert len(stamps) > 60
+        intervals = [b - a for a, b in itertools.pairwise(stamps)]
+        assert abs(statistics.mean(intervals) - 1 / FPS) < 0.1 / FPS, "the rate was not kept"
+    finally:
+        pipeline.request_stop()
+        runner.join(5)

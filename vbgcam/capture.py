@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 # After this many failed reads in a row the source is reported as stalled (once).
 STALL_REPORT_AFTER = 30
 RETRY_DELAY_S = 0.02
+# A source that gives no frame for this long is closed and reopened (with a reopen factory).
+LOST_AFTER_S = 1.0
+# Reopen attempts wait this long, doubling up to the maximum.
+REOPEN_FIRST_S = 0.5
+REOPEN_MAX_S = 8.0
 
 
 class CaptureThread:
@@ -35,8 +40,11 @@ class CaptureThread:
         frames: RingBuffer,
         clock: Callable[[], float] = time.monotonic,
         reopen: Callable[[], Source] | None = None,
+        on_lost: Callable[[bool], None] = lambda lost: None,
     ) -> None:
         self.source: Source | None = source
+        self.on_lost = on_lost
+        self.lost = False
         self.frames = frames
         self.clock = clock
         self.reopen = reopen
@@ -79,23 +87,46 @@ class CaptureThread:
             self.source = None
         while self.paused.is_set() and not self._stop.is_set():
             self._sleep(1.0)
+        self._reopen_with_backoff()
+
+    def _reopen_with_backoff(self) -> None:
+        """Open the source again, waiting longer after each failure; one warning per outage."""
+        wait_s = REOPEN_FIRST_S
+        warned = False
         while self.source is None and not self._stop.is_set() and not self.paused.is_set():
             assert self.reopen is not None
             try:
                 self.source = self.reopen()
-                log.info("resumed: %s", self.source.description)
-            except Exception as exc:  # a webcam taken by another app meanwhile, say
-                log.warning("cannot reopen the camera yet: %s", exc)
-                self._sleep(1.0)
+                log.info("camera back: %s", self.source.description)
+            except Exception as exc:  # unplugged, or taken by another app meanwhile
+                if not warned:
+                    log.warning("cannot reopen the camera yet (%s); retrying", exc)
+                    warned = True
+                self._sleep(wait_s)
+                wait_s = min(2 * wait_s, REOPEN_MAX_S)
+
+    def _lose(self, source: Source) -> None:
+        """The source stopped delivering: say so once, release it, and reopen it later."""
+        log.warning(
+            "%s gave no frame for %.0f s: showing the 'camera unavailable' card and reopening it",
+            source.description,
+            LOST_AFTER_S,
+        )
+        self.lost = True
+        self.on_lost(True)
+        source.close()
+        self.source = None
 
     def _run(self) -> None:
         failures = 0
         start, count = self.clock(), 0
+        last_frame_at = self.clock()
         try:
             while not self._stop.is_set():
                 if self.paused.is_set() or self.source is None:
                     self._hold_while_paused()
                     start, count = self.clock(), 0
+                    last_frame_at = self.clock()
                     continue
                 source = self.source
                 if not source.paces_itself:
@@ -108,8 +139,15 @@ class CaptureThread:
                     self.captured += 1
                     count += 1
                     failures = 0
+                    last_frame_at = self.clock()
+                    if self.lost:
+                        self.lost = False
+                        self.on_lost(False)
                     continue
                 failures += 1
+                if self.reopen is not None and self.clock() - last_frame_at > LOST_AFTER_S:
+                    self._lose(source)
+                    continue
                 if failures == STALL_REPORT_AFTER:
                     log.warning("%s delivers no frames; still trying", source.description)
                 self._sleep(RETRY_DELAY_S)

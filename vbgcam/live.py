@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from vbgcam.backgrounds import IMAGE_SUFFIXES, decode_picture, make_background
+from vbgcam.cards import make_card
 from vbgcam.compose import Compositor
 from vbgcam.effects import make_effects
 from vbgcam.errors import BackgroundError, ConfigError, VbgcamError
@@ -57,27 +58,6 @@ def uploads_dir() -> Path:
     """Where uploaded backgrounds are kept: ``$XDG_DATA_HOME/vbgcam/backgrounds``."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "vbgcam" / "backgrounds"
-
-
-def make_card(size: tuple[int, int], text: str = "Be right back") -> np.ndarray:
-    """The pause card: a calm dark picture with one line of text, centred."""
-    width, height = size
-    card = np.empty((height, width, 3), np.uint8)
-    card[:] = (44, 36, 32)
-    scale = height / 360
-    (text_w, text_h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_DUPLEX, scale, 2)
-    origin = ((width - text_w) // 2, (height + text_h) // 2)
-    cv2.putText(
-        card,
-        text,
-        origin,
-        cv2.FONT_HERSHEY_DUPLEX,
-        scale,
-        (235, 235, 235),
-        max(1, round(2 * scale)),
-        cv2.LINE_AA,
-    )
-    return card
 
 
 class LiveController:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vbgcam.capture import CaptureThread
+from vbgcam.cards import make_card
 from vbgcam.compose import Compositor
 from vbgcam.outputs import FrameSink
 from vbgcam.ringbuffer import RingBuffer
@@ -58,7 +59,10 @@ class Pipeline:
         self.sinks = list(sinks)
         self.camera_frames = RingBuffer((height, width, 3))
         self.output_frames = RingBuffer((height, width, 3))
-        self.capture = CaptureThread(source, self.camera_frames, reopen=reopen)
+        self.capture = CaptureThread(
+            source, self.camera_frames, reopen=reopen, on_lost=self._camera_lost
+        )
+        self._size = size
         self.sender = FrameSender(self.output_frames, self.sinks, fps, max_frames)
         self.composed = 0
         self.dropped = 0
@@ -75,6 +79,12 @@ class Pipeline:
     def replace_compositor(self, compositor: Compositor) -> None:
         """Use ``compositor`` from the next frame on (settings changed); any thread."""
         self._next_compositor = compositor
+
+    def _camera_lost(self, lost: bool) -> None:
+        """From the capture thread: while the camera is gone, the output shows a card."""
+        if lost:
+            self._pause_picture = make_card(self._size, "Camera unavailable")
+            self._pause_shown = False
 
     def pause(self, picture: np.ndarray | None) -> None:
         """Release the camera; the output shows ``picture`` (None: the last frame)."""
@@ -104,7 +114,7 @@ class Pipeline:
             while not self._stop.is_set():
                 if self._next_compositor is not None:
                     self.compositor, self._next_compositor = self._next_compositor, None
-                if self.paused:
+                if self.paused or self.capture.lost:
                     self._show_pause_picture()
                 ref = self.camera_frames.acquire_newest(last_seq, timeout_s=0.1)
                 if ref is None:
