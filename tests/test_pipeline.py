@@ -4,6 +4,7 @@ and backend registry, with only the device itself faked (``tests/fakes.py``)."""
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -197,31 +198,45 @@ def test_request_stop_from_another_thread_stops_run_within_2_s(blue_background: 
     assert vbgcam_threads() == []
 
 
-def test_virtual_camera_that_fails_makes_run_raise_its_error(blue_background: Path) -> None:
-    pipeline, backend = build(blue_background, backend="unplugged")
+def test_a_virtual_camera_that_fails_is_reported_once_and_the_run_goes_on(
+    blue_background: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline, backend = build(blue_background, backend="unplugged", max_frames=30)
     assert isinstance(backend, UnpluggedBackend)
-    runner, outcome = run_in_thread(pipeline)
-    runner.join(timeout=5)
+    with caplog.at_level(logging.INFO):
+        runner, outcome = run_in_thread(pipeline)
+        runner.join(timeout=5)
 
     assert not runner.is_alive(), "run() hung after the virtual camera failed"
-    error = outcome.get("error")
-    assert error is not None, "run() returned normally although its sink failed"
+    assert outcome.get("error") is None, "one failing output must not end the call"
     assert backend.raised is not None
-    assert error is backend.raised or error.__cause__ is backend.raised
     assert len(backend.frames) == UnpluggedBackend.FAIL_AFTER
+    assert pipeline.sender.sent == 30
+    assert pipeline.sender.failed_sends == 30 - UnpluggedBackend.FAIL_AFTER
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "stopped accepting frames" in errors[0].getMessage()
     assert backend.close_calls == 1
     assert vbgcam_threads() == []
 
 
-def test_compositor_that_fails_makes_run_raise_its_error(blue_background: Path) -> None:
+def test_a_failing_compositor_falls_back_to_the_camera_picture(
+    blue_background: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     segmenter = FailingSegmenter(ok_frames=3)
-    pipeline, backend = build(blue_background, segmenter=segmenter)
-    runner, outcome = run_in_thread(pipeline)
-    runner.join(timeout=5)
+    pipeline, backend = build(blue_background, segmenter=segmenter, max_frames=30)
+    with caplog.at_level(logging.INFO):
+        runner, outcome = run_in_thread(pipeline)
+        runner.join(timeout=5)
 
     assert not runner.is_alive(), "run() hung after the compositor failed"
-    assert outcome.get("error") is segmenter.raised
-    assert backend.close_calls == 1
+    assert outcome.get("error") is None, "a failing stage must not end the call"
+    assert segmenter.raised is not None
+    assert len(backend.frames) == 30
+    # After the failure the camera picture itself goes out: the room, not the blue background.
+    assert not (backend.frames[-1].image[:8, :8] == BLUE_BGR).all()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "MemoryError" in errors[0].getMessage()
+    assert pipeline.stage_failures > 5
     assert vbgcam_threads() == []
 
 

@@ -67,6 +67,8 @@ class Pipeline:
         self.composed = 0
         self.dropped = 0
         self._next_compositor: Compositor | None = None
+        self.stage_failures = 0
+        self._failures_seen: set[str] = set()
         self._pause_picture: np.ndarray | None = None
         self._pause_shown = True
         self.error: BaseException | None = None
@@ -108,6 +110,23 @@ class Pipeline:
             np.copyto(out, self._pause_picture)
             self.output_frames.commit(slot, time.monotonic())
 
+    def _compose_or_fall_back(self, frame: np.ndarray, t_s: float, out: np.ndarray) -> None:
+        """A failing stage (a model, a background video) must not end the call: send the
+        camera picture instead, and say so once per kind of failure."""
+        try:
+            self.compositor.compose(frame, t_s, out)
+        except Exception as exc:
+            kind = f"{type(exc).__name__}: {exc}"
+            self.stage_failures += 1
+            if kind not in self._failures_seen:
+                self._failures_seen.add(kind)
+                log.error(
+                    "compositing failed (%s); sending the camera picture until it works again",
+                    kind,
+                    exc_info=log.isEnabledFor(logging.DEBUG),
+                )
+            np.copyto(out, frame)
+
     def _compose_loop(self) -> None:
         last_seq = 0
         try:
@@ -123,7 +142,7 @@ class Pipeline:
                     if self.paused:  # a frame captured just before the pause: drop it
                         continue
                     slot, out = self.output_frames.begin_write()
-                    self.compositor.compose(ref.image, ref.capture_ts - self._started_at, out)
+                    self._compose_or_fall_back(ref.image, ref.capture_ts - self._started_at, out)
                     self.output_frames.commit(slot, ref.capture_ts)
                 finally:
                     self.camera_frames.release(ref)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from vbgcam.errors import OutputError
 from vbgcam.outputs import FrameSink
 from vbgcam.ringbuffer import RingBuffer
 
@@ -62,6 +63,8 @@ class FrameSender:
         self._last = np.zeros(frames.shape, np.uint8)
         self._last_seq = 0
         self.idle = False
+        self.failed_sends = 0
+        self._failing: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vbgcam-sender", daemon=True)
 
@@ -90,6 +93,21 @@ class FrameSender:
             return max(0.0, time.monotonic() - ref.ready_ts)
         finally:
             self.frames.release(ref)
+
+    def _send(self, sink: FrameSink) -> None:
+        """One sink's failure is reported once and retried with the next frame: the other
+        sinks, and the call, go on."""
+        try:
+            sink.send(self._last)
+        except OutputError as exc:
+            self.failed_sends += 1
+            if id(sink) not in self._failing:
+                self._failing.add(id(sink))
+                log.error("%s; retrying with every frame", exc)
+            return
+        if id(sink) in self._failing:
+            self._failing.discard(id(sink))
+            log.info("the output works again")
 
     def _phase_step(self, waited_s: float | None) -> float:
         """How far to move the tick schedule so ticks land just after frames are ready.
@@ -130,7 +148,7 @@ class FrameSender:
                     self.repeated += 1
                 start += self._phase_step(waited_s)
                 for sink in self.sinks:
-                    sink.send(self._last)
+                    self._send(sink)
                 self.sent += 1
                 if self.max_frames is not None and self.sent >= self.max_frames:
                     break
