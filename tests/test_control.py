@@ -804,3 +804,23 @@ def test_each_request_is_one_debug_line_without_its_query(
         ("DEBUG", "control: GET /api/gallery/thumb -> 200"),
         ("DEBUG", "control: POST /api/pause -> 401"),
     ]
+
+
+def test_ctl_finds_the_recorded_port_and_never_sends_the_token_elsewhere(
+    server: ControlServer, runtime_dir: Path
+) -> None:
+    write_token_file(TOKEN, server.port)
+    runner = CliRunner()
+    found = runner.invoke(ctl_app, ["status"])  # no --port: the recorded one
+    assert found.exit_code == 0, found.output
+
+    other = free_port()
+    with socket.socket() as listener:  # someone else's server on another port
+        listener.bind(("127.0.0.1", other))
+        listener.listen(1)
+        listener.settimeout(0.5)
+        refused = runner.invoke(ctl_app, ["status", "--port", str(other)])
+        with pytest.raises(TimeoutError):
+            listener.accept()  # ctl never connected, so the token never left
+    assert refused.exit_code == 1
+    assert f"port {server.port}, not {other}" in refused.output

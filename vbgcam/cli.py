@@ -474,7 +474,7 @@ def _serve_control(running: contextlib.ExitStack, live: LiveController, settings
         log.warning("no control page: %s", exc)
         return
     try:
-        write_token_file(token)
+        write_token_file(token, server.port)
     except ConfigError as exc:  # same as a busy port: the camera matters more
         server.close()
         log.warning("no control page: %s", exc)

@@ -114,15 +114,16 @@ def _private_folder(folder: Path) -> None:
         os.chmod(folder, 0o700)
 
 
-def write_token_file(token: str) -> Path:
-    """Keep ``token`` where ``vbgcam ctl`` finds it: a 0600 file in a 0700 folder, replaced
-    atomically (a reader sees the old token or the new one, never half of one)."""
+def write_token_file(token: str, port: int | None = None) -> Path:
+    """Keep ``token`` (and the ``port`` it is for) where ``vbgcam ctl`` finds them: a 0600
+    file in a 0700 folder, replaced atomically (a reader sees the old token or the new one,
+    never half of one). With the port recorded, ctl never sends the token to another port."""
     path = token_path()
     _private_folder(path.parent)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".token-")  # created 0600
     try:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(token + "\n")
+            handle.write(token + (f" {port}" if port else "") + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, 0o600)
@@ -133,13 +134,25 @@ def write_token_file(token: str) -> Path:
     return path
 
 
+def _token_fields() -> list[str]:
+    try:
+        return token_path().read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
 def read_token_file() -> str | None:
     """The token of the running vbgcam, or None when there is no (readable) token file."""
-    try:
-        token = token_path().read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return token or None
+    fields = _token_fields()
+    return fields[0] if fields else None
+
+
+def read_token_port() -> int | None:
+    """The control port the running vbgcam recorded beside its token, if any."""
+    fields = _token_fields()
+    if len(fields) > 1 and fields[1].isdigit():
+        return int(fields[1])
+    return None
 
 
 def remove_token_file(token: str) -> None:

@@ -16,7 +16,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from vbgcam.control import DEFAULT_PORT, page_url, read_token_file, token_path
+from vbgcam.control import (
+    DEFAULT_PORT,
+    page_url,
+    read_token_file,
+    read_token_port,
+    token_path,
+)
 
 ctl_app = typer.Typer(
     help="Control a running vbgcam: background, pause, status (talks to 127.0.0.1:PORT).",
@@ -27,8 +33,12 @@ TIMEOUT_S = 5.0
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 
 PortOpt = Annotated[
-    int,
-    typer.Option("--port", "-p", help="The control port of the running vbgcam ([control] port)."),
+    int | None,
+    typer.Option(
+        "--port",
+        "-p",
+        help="The control port of the running vbgcam. (default: the one it recorded, or 8765)",
+    ),
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,12 +60,19 @@ def _reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def request(port: int, method: str, path: str, body: Any = None) -> Any:
+def request(port: int | None, method: str, path: str, body: Any = None) -> Any:
     """Send one request with the token and return the decoded JSON answer.
 
     Raises CtlError with the line to show: not running, no or wrong token, or the server's
-    error (``ConfigError: ...``).
+    error (``ConfigError: ...``). The token only ever goes to the port vbgcam recorded.
     """
+    recorded = read_token_port()
+    if port is not None and recorded is not None and port != recorded:
+        raise CtlError(
+            f"the running vbgcam serves its control page on port {recorded}, not {port}; "
+            f"use --port {recorded}"
+        )
+    port = port or recorded or DEFAULT_PORT
     where = f"127.0.0.1:{port}"
     token = read_token_file()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -137,7 +154,7 @@ def summarise(status: dict[str, Any]) -> str:
 @ctl_app.command()
 @_reports_errors
 def status(
-    port: PortOpt = DEFAULT_PORT,
+    port: PortOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw status JSON.")] = False,
 ) -> None:
     """Show whether vbgcam is live or paused, its frame rates, CPU and background."""
@@ -152,7 +169,7 @@ def bg(
         Path,
         typer.Argument(help="A picture, a folder of pictures, or a video.", show_default=False),
     ],
-    port: PortOpt = DEFAULT_PORT,
+    port: PortOpt = None,
 ) -> None:
     """Show a picture, a folder of pictures (one at a time) or a video as the background."""
     absolute = path.expanduser().resolve()
@@ -170,7 +187,7 @@ def bg(
 @_reports_errors
 def blur(
     strength: Annotated[int, typer.Argument(help="0 (sharp) to 100.", show_default=False)],
-    port: PortOpt = DEFAULT_PORT,
+    port: PortOpt = None,
 ) -> None:
     """Show the camera picture, blurred, as the background."""
     request(port, "POST", "/api/background", {"mode": "blur", "strength": strength})
@@ -183,7 +200,7 @@ def color(
     value: Annotated[
         str, typer.Argument(help="#RRGGBB (or RRGGBB) or a colour name.", show_default=False)
     ],
-    port: PortOpt = DEFAULT_PORT,
+    port: PortOpt = None,
 ) -> None:
     """Fill the background with one colour."""
     text = value.strip()
@@ -227,9 +244,10 @@ def resume(port: PortOpt = DEFAULT_PORT) -> None:
 
 @ctl_app.command()
 @_reports_errors
-def url(port: PortOpt = DEFAULT_PORT) -> None:
+def url(port: PortOpt = None) -> None:
     """Print the control page's address, with its token, to open in a browser."""
     request(port, "GET", "/api/status")  # checks that it runs and that the token fits
+    port = port or read_token_port() or DEFAULT_PORT
     token = read_token_file()
     if token is None:  # removed between the two reads: vbgcam just stopped
         raise CtlError(f"vbgcam is not running (no control server on 127.0.0.1:{port})")
