@@ -60,7 +60,10 @@ class FrameSender:
         self.sent = 0
         self.repeated = 0
         self.latencies_ms: deque[float] = deque(maxlen=300)
-        self._last = np.zeros(frames.shape, np.uint8)
+        # Two buffers, swapped: a new frame is copied into the one not being shown, so
+        # last_frame() (the preview, from another thread) never sees half of each.
+        self._buffers = (np.zeros(frames.shape, np.uint8), np.zeros(frames.shape, np.uint8))
+        self._last = self._buffers[0]
         self._last_seq = 0
         self.idle = False
         self.failed_sends = 0
@@ -72,7 +75,7 @@ class FrameSender:
         self._thread.start()
 
     def last_frame(self) -> np.ndarray:
-        """The frame last sent (read-only; another thread may be replacing it)."""
+        """The frame last sent (read-only; valid until the frame after the next one)."""
         return self._last
 
     def stop(self, timeout_s: float = 2.0) -> None:
@@ -87,7 +90,9 @@ class FrameSender:
         if ref is None:
             return None
         try:
-            np.copyto(self._last, ref.image)
+            spare = self._buffers[1] if self._last is self._buffers[0] else self._buffers[0]
+            np.copyto(spare, ref.image)
+            self._last = spare
             self._last_seq = ref.seq
             self.latencies_ms.append((self.clock() - ref.capture_ts) * 1e3)
             return max(0.0, time.monotonic() - ref.ready_ts)
