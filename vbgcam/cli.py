@@ -693,6 +693,35 @@ def calibrate(
     typer.echo(f"saved the empty scene ({len(frames)} frames) to {target}")
 
 
+@app.command()
+def doctor() -> None:
+    """Check this machine for vbgcam: OpenCV, virtual camera, webcams, model; with fixes."""
+    from vbgcam.doctor import FAIL, diagnose
+
+    findings = diagnose()
+    marks = {"pass": "ok  ", "warn": "warn", "fail": "FAIL"}
+    for finding in findings:
+        typer.echo(f"[{marks[finding.status]}] {finding.what}")
+        if finding.fix:
+            typer.echo(f"       fix: {finding.fix}")
+    if any(finding.status == FAIL for finding in findings):
+        raise typer.Exit(1)
+
+
+@app.command()
+def devices() -> None:
+    """List webcams and virtual cameras (Linux)."""
+    from vbgcam.doctor import video_devices
+
+    found = video_devices()
+    if not found:
+        typer.echo("no video devices (no webcam, no v4l2loopback device)")
+        return
+    for device in found:
+        kind = "virtual camera" if device.loopback else "camera"
+        typer.echo(f"{device.path}  {kind:14}  {device.name}")
+
+
 @app.command(
     "eval",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

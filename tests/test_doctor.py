@@ -1,0 +1,81 @@
+"""`vbgcam doctor`: each finding names the problem and the command that fixes it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vbgcam.cli import app
+from vbgcam.doctor import FAIL, PASS, WARN, diagnose, video_devices
+
+
+def fake_sysfs(root: Path, *, loaded: bool, exclusive_caps: str = "Y", devices: tuple = ()) -> Path:
+    """A sysfs tree like the kernel's: /sys/class/video4linux/videoN -> the device's folder."""
+    sys_root = root / "sys"
+    classes = sys_root / "class" / "video4linux"
+    classes.mkdir(parents=True)
+    if loaded:
+        parameters = sys_root / "module" / "v4l2loopback" / "parameters"
+        parameters.mkdir(parents=True)
+        (parameters / "exclusive_caps").write_text(exclusive_caps + "\n")
+    for node, name, bus in devices:
+        target = sys_root / "devices" / bus / "video4linux" / node
+        target.mkdir(parents=True)
+        (target / "name").write_text(name + "\n")
+        os.symlink(target, classes / node)
+    return sys_root
+
+
+def statuses(findings: list) -> dict[str, str]:
+    return {f.what: f.status for f in findings}
+
+
+def test_no_loopback_module_fails_with_the_modprobe_line(tmp_path: Path) -> None:
+    findings = diagnose(fake_sysfs(tmp_path, loaded=False), tmp_path / "dev")
+    failing = [f for f in findings if f.status == FAIL]
+    assert failing and "v4l2loopback is not loaded" in failing[0].what
+    assert "modprobe v4l2loopback" in failing[0].fix and "exclusive_caps=1" in failing[0].fix
+
+
+def test_loopback_without_exclusive_caps_warns_about_chrome(tmp_path: Path) -> None:
+    sys_root = fake_sysfs(
+        tmp_path, loaded=True, exclusive_caps="N", devices=(("video10", "VBG Camera", "virtual"),)
+    )
+    findings = diagnose(sys_root, tmp_path / "dev")
+    warning = next(f for f in findings if "exclusive_caps" in f.what)
+    assert warning.status == WARN and "Chrome" in warning.what
+
+
+def test_cameras_and_virtual_cameras_are_told_apart(tmp_path: Path) -> None:
+    sys_root = fake_sysfs(
+        tmp_path,
+        loaded=True,
+        devices=(
+            ("video0", "Integrated Webcam", "pci0000:00/usb1/1-5"),
+            ("video10", "VBG Camera", "virtual"),
+        ),
+    )
+    found = {d.path.name: d for d in video_devices(sys_root, tmp_path / "dev")}
+    assert found["video0"].loopback is False and found["video0"].name == "Integrated Webcam"
+    assert found["video10"].loopback is True
+    by_line = statuses(diagnose(sys_root, tmp_path / "dev"))
+    assert by_line[f"camera {tmp_path / 'dev' / 'video0'} (Integrated Webcam)"] == PASS
+    assert by_line[f"virtual camera {tmp_path / 'dev' / 'video10'} (VBG Camera)"] == PASS
+
+
+def test_a_missing_model_is_a_warning_with_the_pull_command() -> None:
+    findings = diagnose()  # the test's model cache is empty
+    model = [f for f in findings if f.what.startswith("model ")]
+    assert model and all(f.status == WARN and f.fix == "vbgcam models pull" for f in model)
+
+
+def test_doctor_exits_non_zero_when_something_fails_and_prints_fixes() -> None:
+    if Path("/sys/module/v4l2loopback").is_dir():
+        pytest.skip("this machine has v4l2loopback loaded")
+    result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "[FAIL] v4l2loopback is not loaded" in result.output
+    assert "fix: sudo modprobe v4l2loopback" in result.output

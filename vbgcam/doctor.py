@@ -1,0 +1,161 @@
+"""`vbgcam doctor` and `vbgcam devices`: what this machine has, and how to fix what it lacks.
+
+Everything is read from places that exist without special rights (sysfs, /proc, /dev, the
+model cache, OpenCV's build information), so a user can run it before filing a bug. Each
+check is a ``Finding``: pass, warn or fail, a one-line explanation, and the command that
+fixes it. The sysfs root is a parameter so tests can point it at a tree they build.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from vbgcam import __version__, models
+from vbgcam.on_demand import processes_holding
+from vbgcam.outputs import MODPROBE
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str
+    what: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class VideoDevice:
+    """A /dev/videoN node as sysfs describes it."""
+
+    path: Path
+    name: str
+    loopback: bool
+
+
+def video_devices(
+    sys_root: Path = Path("/sys"), dev_root: Path = Path("/dev")
+) -> list[VideoDevice]:
+    """Every video4linux node, with its card name and whether v4l2loopback made it."""
+    found: list[VideoDevice] = []
+    classes = sys_root / "class" / "video4linux"
+    if not classes.is_dir():
+        return found
+    for entry in sorted(classes.iterdir(), key=lambda p: (len(p.name), p.name)):
+        try:
+            name = (entry / "name").read_text().strip()
+        except OSError:
+            name = "?"
+        # v4l2loopback devices hang off the virtual bus; real cameras off USB or PCI.
+        target = os.path.realpath(entry)
+        loopback = "/virtual/" in target or "loopback" in name.lower()
+        found.append(VideoDevice(dev_root / entry.name, name, loopback))
+    return found
+
+
+def _loopback_findings(sys_root: Path, dev_root: Path) -> list[Finding]:
+    module = sys_root / "module" / "v4l2loopback"
+    if not module.is_dir():
+        return [Finding(FAIL, "v4l2loopback is not loaded: there is no virtual camera", MODPROBE)]
+    findings = [Finding(PASS, "v4l2loopback is loaded")]
+    caps_file = module / "parameters" / "exclusive_caps"
+    try:
+        caps = caps_file.read_text().strip()
+    except OSError:
+        caps = ""
+    if caps and not any(c in caps for c in "1Y"):
+        findings.append(
+            Finding(
+                WARN,
+                "exclusive_caps is off: Chrome, Meet and Teams will not list the camera",
+                "sudo modprobe -r v4l2loopback && " + MODPROBE,
+            )
+        )
+    loopbacks = [d for d in video_devices(sys_root, dev_root) if d.loopback]
+    if not loopbacks:
+        findings.append(Finding(FAIL, "v4l2loopback made no device", MODPROBE))
+    for device in loopbacks:
+        line = f"virtual camera {device.path} ({device.name})"
+        if device.path.exists() and not os.access(device.path, os.R_OK | os.W_OK):
+            findings.append(
+                Finding(
+                    FAIL, f"{line}: no permission", "sudo usermod -aG video $USER (log in again)"
+                )
+            )
+            continue
+        holders = processes_holding(device.path, os.getpid()) if device.path.exists() else set()
+        held = f", open in {len(holders)} other process(es)" if holders else ""
+        findings.append(Finding(PASS, line + held))
+    return findings
+
+
+def _opencv_findings() -> list[Finding]:
+    info = cv2.getBuildInformation()
+
+    def built_with(name: str) -> bool:
+        return any(line.strip().startswith(name) and "YES" in line for line in info.splitlines())
+
+    findings = []
+    for name, why in (("FFMPEG", "video files"), ("v4l/v4l2", "webcams on Linux")):
+        if built_with(name):
+            findings.append(Finding(PASS, f"OpenCV {cv2.__version__} reads {why} ({name})"))
+        else:
+            findings.append(
+                Finding(
+                    WARN, f"this OpenCV build lacks {name}: no {why}", "pip install opencv-python"
+                )
+            )
+    return findings
+
+
+def _model_findings() -> list[Finding]:
+    findings = []
+    for found in models.describe():
+        if found.status == "verified":
+            findings.append(Finding(PASS, f"model {found.name} verified ({found.path})"))
+        else:
+            findings.append(
+                Finding(
+                    WARN,
+                    f"model {found.name} is {found.status}: 'auto' falls back to 'diff'",
+                    "vbgcam models pull",
+                )
+            )
+    return findings
+
+
+def diagnose(sys_root: Path = Path("/sys"), dev_root: Path = Path("/dev")) -> list[Finding]:
+    """Every check, in the order a user would fix things."""
+    findings = [
+        Finding(
+            PASS,
+            f"vbgcam {__version__} on Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}",
+        )
+    ]
+    findings.extend(_opencv_findings())
+    if platform.system() == "Linux":
+        findings.extend(_loopback_findings(sys_root, dev_root))
+        cameras = [d for d in video_devices(sys_root, dev_root) if not d.loopback]
+        if cameras:
+            for camera in cameras:
+                findings.append(Finding(PASS, f"camera {camera.path} ({camera.name})"))
+        else:
+            findings.append(
+                Finding(WARN, "no webcam found", "plug one in, or try: vbgcam run --camera demo")
+            )
+    else:
+        findings.append(
+            Finding(
+                WARN,
+                "on macOS and Windows vbgcam sends to OBS Virtual Camera",
+                "install OBS Studio 28+, start its Virtual Camera once",
+            )
+        )
+    findings.extend(_model_findings())
+    return findings
