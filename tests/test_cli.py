@@ -437,3 +437,19 @@ def test_render_that_gets_no_frames_keeps_the_old_file(
         source.close()
     assert output.exists() and output.read_bytes() == b"last week's render"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+def test_log_json_writes_one_json_object_per_line(tmp_path: Path) -> None:
+    import json
+
+    result = vbgcam(
+        *words("--log-json run --camera demo --device none --frames 3 --no-control"),
+        *words("--segmenter diff --size 320x240"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines
+    entries = [json.loads(line) for line in lines]
+    assert {"ts", "level", "logger", "message"} <= set(entries[0])
+    assert any(e["message"].startswith("stopped:") for e in entries)

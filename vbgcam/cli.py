@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 import signal
@@ -74,11 +75,28 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _setup_logging(level: str) -> None:
+class JsonLines(logging.Formatter):
+    """One JSON object per line, for journald and log collectors (``--log-json``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _setup_logging(level: str, as_json: bool = False) -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper())
     if numeric is None:
         raise typer.BadParameter(f"'{level}' is not one of debug, info, warning, error")
-    logging.basicConfig(level=numeric, format="vbgcam: %(message)s", stream=sys.stderr, force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines() if as_json else logging.Formatter("vbgcam: %(message)s"))
+    logging.basicConfig(level=numeric, handlers=[handler], force=True)
     if numeric > logging.DEBUG:
         # OpenCV and FFmpeg print their own warnings beside our one-line errors; the errors
         # we raise already say what went wrong.
@@ -105,13 +123,16 @@ def main(
     log_level: Annotated[
         str, typer.Option(help="How much to log: debug, info, warning or error.")
     ] = "info",
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log JSON lines (for systemd/journald).")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     global _debug
     _debug = debug
-    _setup_logging(log_level)
+    _setup_logging(log_level, log_json)
 
 
 ConfigOpt = Annotated[
