@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -17,9 +18,11 @@ from pyvirtualcam.util import decode_fourcc
 
 from vbgcam.demo_scene import DemoScene
 from vbgcam.segmenters.diff import DiffSegmenter
+from vbgcam.sources import Source
 
 BACKEND_NAME = "recording"
 UNPLUGGED_BACKEND_NAME = "unplugged"
+FLAKY_BACKEND_NAME = "flaky"
 
 
 @dataclass(frozen=True)
@@ -118,15 +121,41 @@ class UnpluggedBackend(RecordingBackend):
         super().send(frame)
 
 
+class FlakyBackend(RecordingBackend):
+    """A virtual camera whose every ``FAIL_EVERY``-th write fails and the next ones work, as a
+    v4l2loopback device does when its reader falls behind (``write()`` gives EAGAIN).
+
+    ``attempts`` holds the time of every ``send`` call, failed or not, so a test can tell the
+    rate the daemon sent at from the rate that got through (``frames``).
+    """
+
+    FAIL_EVERY = 5
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.attempts: list[float] = []
+        self.failures = 0
+
+    def send(self, frame: np.ndarray) -> None:
+        self.attempts.append(time.monotonic())
+        if len(self.attempts) % self.FAIL_EVERY == 0:
+            self.failures += 1
+            # pyvirtualcam's v4l2loopback backend raises exactly this when write() fails.
+            raise RuntimeError("error writing frame: Resource temporarily unavailable")
+        super().send(frame)
+
+
 def register() -> None:
-    """Make ``backend="recording"`` (and ``"unplugged"``) work in ``pyvirtualcam.Camera``."""
+    """Make ``backend="recording"`` (and ``"unplugged"``, ``"flaky"``) work in
+    ``pyvirtualcam.Camera``."""
     pyvirtualcam.register_backend(BACKEND_NAME, RecordingBackend)
     pyvirtualcam.register_backend(UNPLUGGED_BACKEND_NAME, UnpluggedBackend)
+    pyvirtualcam.register_backend(FLAKY_BACKEND_NAME, FlakyBackend)
 
 
 def unregister() -> None:
     """Undo ``register``, so later tests see only the real backends."""
-    for name in (BACKEND_NAME, UNPLUGGED_BACKEND_NAME):
+    for name in (BACKEND_NAME, UNPLUGGED_BACKEND_NAME, FLAKY_BACKEND_NAME):
         pyvirtualcam.camera.BACKENDS.pop(name, None)
 
 
@@ -225,3 +254,157 @@ class FailingSegmenter:
 
     def reset(self) -> None:
         self.inner.reset()
+
+
+# --- fault injection: a webcam with numbered frames, faults on a schedule, a stuck driver
+
+
+def stamp_frame_number(frame_bgr: np.ndarray, number: int) -> None:
+    """Write ``number`` into the first four pixels' blue bytes (little-endian)."""
+    frame_bgr[0, :4, 0] = np.frombuffer(number.to_bytes(4, "little"), np.uint8)
+
+
+def frame_number(image_bgr: np.ndarray) -> int:
+    """The number ``stamp_frame_number`` wrote (exact only for an unchanged camera pixel)."""
+    return int.from_bytes(image_bgr[0, :4, 0].tobytes(), "little")
+
+
+def numbered_frame(size: tuple[int, int], fps: float, number: int) -> np.ndarray:
+    """Exactly what ``NumberedCamera`` delivers as frame ``number``."""
+    frame = np.empty((size[1], size[0], 3), np.uint8)
+    DemoScene(*size).render(number / fps, frame)
+    stamp_frame_number(frame, number)
+    return frame
+
+
+class NumberedCamera:
+    """A webcam showing the demo scene, each frame stamped with the next number of
+    ``numbers`` (shared between the handles a test opens, so numbers only ever grow).
+
+    Like a V4L2 camera it paces itself: ``read_into`` blocks until the next frame is due.
+    """
+
+    paces_itself = True
+
+    def __init__(self, size: tuple[int, int], fps: float, numbers: Iterator[int]) -> None:
+        self.scene = DemoScene(*size)
+        self.fps = fps
+        self.numbers = numbers
+        self.description = f"numbered camera: {size[0]}x{size[1]} @ {fps:g} fps"
+        self.close_calls = 0
+        self._next_due: float | None = None
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        if self.close_calls:
+            raise RuntimeError("read_into() after close()")
+        now = time.monotonic()
+        if self._next_due is None or self._next_due < now - 1.0 / self.fps:
+            self._next_due = now  # first read, or after a pause: no burst of late frames
+        if self._next_due > now:
+            time.sleep(self._next_due - now)
+        self._next_due += 1.0 / self.fps
+        number = next(self.numbers)
+        self.scene.render(number / self.fps, frame_bgr)
+        stamp_frame_number(frame_bgr, number)
+        return True
+
+    def close(self) -> None:
+        self.close_calls += 1
+
+
+@dataclass(frozen=True)
+class FaultWindow:
+    """From ``start_s`` to ``end_s`` after the schedule's origin, reads fail (``"error"``,
+    returning False at once, as OpenCV does on EIO) or block (``"hang"``: a read that
+    starts in the window returns False only when the window ends, as a stuck driver's
+    ``DQBUF`` does)."""
+
+    start_s: float
+    end_s: float
+    kind: str = "error"
+
+
+class FaultySource:
+    """Wraps a source and injects the faults of ``windows``, timed from ``origin``
+    (``time.monotonic()``), so every handle a test reopens follows one timeline.
+
+    ``close`` while a read is in progress is recorded and raises, because a real driver
+    would crash there; ``read_into`` after ``close`` raises too.
+    """
+
+    def __init__(self, inner: Source, windows: Sequence[FaultWindow], origin: float) -> None:
+        self.inner = inner
+        self.windows = list(windows)
+        self.origin = origin
+        self.fps = inner.fps
+        self.paces_itself = inner.paces_itself
+        self.description = f"faulty {inner.description}"
+        self.failed_reads = 0
+        self.hung_reads = 0
+        self.close_calls = 0
+        self.closed_while_reading = False
+        self.read_returned_at: float | None = None
+        self._reading = False
+        self._lock = threading.Lock()
+
+    def _window_at(self, now: float) -> FaultWindow | None:
+        since = now - self.origin
+        return next((w for w in self.windows if w.start_s <= since < w.end_s), None)
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        with self._lock:
+            if self.close_calls:
+                raise RuntimeError("read_into() after close()")
+            self._reading = True
+        try:
+            window = self._window_at(time.monotonic())
+            if window is None:
+                return self.inner.read_into(frame_bgr)
+            if window.kind == "hang":
+                self.hung_reads += 1
+                time.sleep(max(0.0, self.origin + window.end_s - time.monotonic()))
+                return False
+            self.failed_reads += 1
+            return False
+        finally:
+            with self._lock:
+                self._reading = False
+                self.read_returned_at = time.monotonic()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._reading:
+                self.closed_while_reading = True
+                raise RuntimeError("camera closed while another thread was reading from it")
+            self.close_calls += 1
+        self.inner.close()
+
+
+class FixedMaskSegmenter:
+    """The left half of the frame is the person; ``fails(n)`` says whether call ``n``
+    (1-based) raises, and ``error(n)`` what. A stand-in for a model that fails now and then
+    (a GPU hiccup) or always (out of memory), with a known mask when it works."""
+
+    def __init__(
+        self,
+        fails: Callable[[int], bool],
+        error: Callable[[int], Exception] = lambda n: RuntimeError(f"inference failed at {n}"),
+    ) -> None:
+        self.fails = fails
+        self.error = error
+        self.calls = 0
+        self.raised = 0
+        self._mask: np.ndarray | None = None
+
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
+        self.calls += 1
+        if self.fails(self.calls):
+            self.raised += 1
+            raise self.error(self.calls)
+        if self._mask is None or self._mask.shape != frame_bgr.shape[:2]:
+            self._mask = np.zeros(frame_bgr.shape[:2], np.uint8)
+            self._mask[:, : frame_bgr.shape[1] // 2] = 255
+        return self._mask
+
+    def reset(self) -> None:
+        pass

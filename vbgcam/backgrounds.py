@@ -59,13 +59,13 @@ class Background(Protocol):
 
 def _decode(path: Path, what: str) -> np.ndarray:
     """Decode ``path`` as it is stored: 1, 3 or 4 channels of 8 bits."""
-    if path.is_dir():
-        raise BackgroundError(f"{what} {path} is a folder, not a picture")
-    if not path.is_file():
-        raise BackgroundError(f"{what} {path} does not exist")
     try:
+        if path.is_dir():
+            raise BackgroundError(f"{what} {path} is a folder, not a picture")
+        if not path.is_file():
+            raise BackgroundError(f"{what} {path} does not exist")
         data = np.fromfile(path, np.uint8)
-    except OSError as exc:
+    except OSError as exc:  # also a name too long, a folder we may not enter
         raise BackgroundError(f"cannot read {what} {path}: {exc.strerror}") from None
     return decode_picture(data, f"{what} {path}")
 
@@ -610,6 +610,13 @@ def make_background(settings: BackgroundSettings, size: tuple[int, int]) -> Back
 
     Raises ``BackgroundError`` naming the file or value when it cannot be built.
     """
+    try:
+        return _make_background(settings, size)
+    except OSError as exc:  # a path the system cannot look up: a name too long, no permission
+        raise BackgroundError(f"cannot open background {settings.path}: {exc.strerror}") from None
+
+
+def _make_background(settings: BackgroundSettings, size: tuple[int, int]) -> Background:
     mode = settings.mode
     if mode == "auto":
         if not settings.path:

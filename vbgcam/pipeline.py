@@ -112,17 +112,20 @@ class Pipeline:
 
     def _compose_or_fall_back(self, frame: np.ndarray, t_s: float, out: np.ndarray) -> None:
         """A failing stage (a model, a background video) must not end the call: send the
-        camera picture instead, and say so once per kind of failure."""
+        camera picture instead, and say so once per kind of failure. The kind is the
+        exception's type, not its message: a message that names the frame would otherwise
+        log at the frame rate for the rest of the call."""
         try:
             self.compositor.compose(frame, t_s, out)
         except Exception as exc:
-            kind = f"{type(exc).__name__}: {exc}"
+            kind = type(exc).__qualname__
             self.stage_failures += 1
             if kind not in self._failures_seen:
                 self._failures_seen.add(kind)
                 log.error(
-                    "compositing failed (%s); sending the camera picture until it works again",
+                    "compositing failed (%s: %s); sending the camera picture until it works again",
                     kind,
+                    exc,
                     exc_info=log.isEnabledFor(logging.DEBUG),
                 )
             np.copyto(out, frame)
@@ -184,10 +187,8 @@ class Pipeline:
         self.sender.stop()
         if self._compose_thread.is_alive():
             self._compose_thread.join(2.0)
+        # Also releases the source; a read stuck in a driver closes it once it returns.
         self.capture.stop()
-        source = self.capture.source
-        if source is not None and not self.capture.is_alive():
-            source.close()  # never release a capture another thread is reading
         for sink in self.sinks:
             sink.close()
 

@@ -81,6 +81,16 @@ class RingBuffer:
             self._changed.notify_all()
             return seq
 
+    def abandon_write(self, slot: int) -> None:
+        """Give up on a slot from ``begin_write`` that another thread may still be filling (a
+        camera read stuck in its driver): the slot gets a fresh image, and the old one is left
+        to that thread, so no later frame is torn by it. Allocates a frame: for rare events."""
+        with self._changed:
+            if slot != self._writing:
+                raise ValueError(f"slot {slot} was not handed out by begin_write")
+            self._writing = None
+            self._images[slot] = np.zeros_like(self._images[slot])
+
     def acquire_newest(self, after_seq: int, timeout_s: float | None = None) -> FrameRef | None:
         """Pin the newest frame newer than ``after_seq``, waiting up to ``timeout_s``.
 

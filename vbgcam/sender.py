@@ -33,6 +33,9 @@ PHASE_STEP_LIMIT = 0.1
 PHASE_LATE_STEP_S = 0.001
 # ...and wait up to this share of a period for a frame that is not there yet at a tick.
 PHASE_GRACE = 0.25
+# A failing sink counts as working again after this long without a failure; until then its
+# failures are counted, not logged, so a sink that fails every fifth write is logged once.
+RECOVERED_AFTER_S = 5.0
 
 
 class FrameSender:
@@ -67,7 +70,7 @@ class FrameSender:
         self._last_seq = 0
         self.idle = False
         self.failed_sends = 0
-        self._failing: set[int] = set()
+        self._failing: dict[int, float] = {}  # id(sink) -> when it last failed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vbgcam-sender", daemon=True)
 
@@ -107,11 +110,12 @@ class FrameSender:
         except OutputError as exc:
             self.failed_sends += 1
             if id(sink) not in self._failing:
-                self._failing.add(id(sink))
                 log.error("%s; retrying with every frame", exc)
+            self._failing[id(sink)] = self.clock()
             return
-        if id(sink) in self._failing:
-            self._failing.discard(id(sink))
+        failed_at = self._failing.get(id(sink))
+        if failed_at is not None and self.clock() - failed_at >= RECOVERED_AFTER_S:
+            del self._failing[id(sink)]
             log.info("the output works again")
 
     def _phase_step(self, waited_s: float | None) -> float:

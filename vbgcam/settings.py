@@ -135,6 +135,17 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _path(value: Any) -> str:
+    """A file's path as text. Every stage expands "~" in it, which raises RuntimeError for a
+    "~user" this computer does not have: so that is refused here, as a bad value."""
+    text = _text(value)
+    try:
+        Path(text).expanduser()
+    except RuntimeError:
+        raise ValueError(f"'{text.split('/')[0]}' is no user of this computer") from None
+    return text
+
+
 def _integer(low: int, high: int) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         if isinstance(value, bool):
@@ -167,7 +178,7 @@ def _number(low: float, high: float) -> Callable[[Any], float]:
             raise ValueError(allowed)
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # float(10**400) overflows
             raise ValueError(allowed) from None
         if not math.isfinite(number) or not low <= number <= high:
             raise ValueError(allowed)
@@ -182,7 +193,8 @@ def parse_size(value: Any) -> tuple[int, int]:
     if not isinstance(value, str):
         raise ValueError(allowed)
     parts = value.lower().replace(" ", "").split("x")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+    # isdecimal, not isdigit: int() refuses digits such as '²' that isdigit accepts.
+    if len(parts) != 2 or not all(p.isdecimal() for p in parts):
         raise ValueError(allowed)
     width, height = int(parts[0]), int(parts[1])
     if not (16 <= width <= 7680 and 16 <= height <= 7680) or width % 2 or height % 2:
@@ -204,11 +216,9 @@ def parse_color(value: Any) -> tuple[int, int, int]:
     text = value.strip().lower()
     if text in COLOR_NAMES:
         return COLOR_NAMES[text]
-    if len(text) == 7 and text[0] == "#":
-        try:
-            return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
-        except ValueError:
-            pass
+    # Hex digits only: int(..., 16) also takes signs and spaces, so "#-1-1-1" got through.
+    if len(text) == 7 and text[0] == "#" and all(c in "0123456789abcdef" for c in text[1:]):
+        return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
     raise ValueError(allowed)
 
 
@@ -235,18 +245,18 @@ class Key:
 
 
 KEYS: dict[str, Key] = {
-    "camera.source": Key(_text),
+    "camera.source": Key(_path),  # a camera, or a video file
     "camera.size": Key(parse_size),
     "camera.fps": Key(_number(1, 240)),
     "camera.fourcc": Key(_fourcc),
     "background.mode": Key(_choice(BACKGROUND_MODES)),
-    "background.path": Key(_text, is_path=True),
+    "background.path": Key(_path, is_path=True),
     "background.fit": Key(_choice(FIT_MODES)),
     "background.interval": Key(_number(0, 86400)),
     "background.blur": Key(_integer(0, 100)),
     "background.color": Key(_color),
     "background.mirror": Key(_boolean),
-    "background.overlay": Key(_text, is_path=True),
+    "background.overlay": Key(_path, is_path=True),
     "background.overlay_position": Key(_choice(OVERLAY_POSITIONS)),
     "segmenter.name": Key(_choice(SEGMENTER_NAMES)),
     "segmenter.threshold": Key(_integer(0, 255)),
@@ -256,14 +266,14 @@ KEYS: dict[str, Key] = {
     "segmenter.flip": Key(_boolean),
     "segmenter.every": Key(_integer(1, 10)),
     "segmenter.reuse": Key(_boolean),
-    "segmenter.plate": Key(_text, is_path=True),
+    "segmenter.plate": Key(_path, is_path=True),
     "matte.refine": Key(_boolean),
     "matte.smooth": Key(_number(0, 0.95)),
     "matte.feather": Key(_integer(0, 20)),
     "matte.min_blob": Key(_number(0, 0.5)),
     "output.device": Key(_text),
     "output.backend": Key(_text),
-    "output.record": Key(_text, is_path=True),
+    "output.record": Key(_path, is_path=True),
     "control.enabled": Key(_boolean),
     "control.port": Key(_integer(1024, 65535)),
     "control.pause_image": Key(_choice(PAUSE_IMAGES)),
@@ -274,7 +284,7 @@ KEYS: dict[str, Key] = {
 def _unknown(name: str, known: list[str]) -> ConfigError:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(known))}"
-    return ConfigError(f"unknown setting '{name}'; {hint}")
+    return ConfigError(f"unknown setting {name!r}; {hint}")  # repr: a newline stays on one line
 
 
 def _flatten(table: Mapping[str, Any], origin: str) -> dict[str, Any]:
@@ -308,13 +318,26 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not valid TOML: it is not UTF-8 text") from None
+    except ValueError as exc:  # tomllib's int() on a number of over 4300 digits
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     flat = _flatten(table, str(path))
     for name, value in flat.items():
         if KEYS[name].is_path and isinstance(value, str) and value.strip():
-            candidate = Path(value).expanduser()
+            try:
+                candidate = Path(value).expanduser()
+            except RuntimeError:  # "~user" of no such user: the key's parser says so
+                continue
             if not candidate.is_absolute():
                 flat[name] = str(path.parent / candidate)
     return flat
+
+
+def _shown(raw: Any) -> str:
+    """``raw`` as a message shows it; repr() refuses an int of over 4300 digits."""
+    try:
+        return repr(raw)
+    except ValueError:
+        return "(a number too long to show)"
 
 
 def build_settings(values: Mapping[str, Any], origin: str = "settings") -> Settings:
@@ -326,7 +349,7 @@ def build_settings(values: Mapping[str, Any], origin: str = "settings") -> Setti
         try:
             value = KEYS[name].parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{origin}: bad value {raw!r} for '{name}': {exc}") from None
+            raise ConfigError(f"{origin}: bad value {_shown(raw)} for '{name}': {exc}") from None
         section, key = name.split(".")
         part = dataclasses.replace(getattr(settings, section), **{key: value})
         settings = dataclasses.replace(settings, **{section: part})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import platform
 from pathlib import Path
 from typing import Protocol
@@ -81,13 +82,20 @@ class CameraSource:
     paces_itself = True
 
     def __init__(self, spec: str, size: tuple[int, int], fps: float, fourcc: str) -> None:
-        target: int | str = int(spec) if spec.isdigit() else spec
+        target: int | str = int(spec) if spec.isdecimal() else spec
         backend = cv2.CAP_V4L2 if platform.system() == "Linux" else cv2.CAP_ANY
-        if isinstance(target, str) and not Path(target).exists():
+        try:
+            missing = isinstance(target, str) and not Path(target).exists()
+        except OSError as exc:  # a name too long, a folder we may not enter
+            raise SourceError(f"cannot open camera {spec}: {exc.strerror}") from None
+        if missing:
             raise SourceError(
                 f"camera {spec} does not exist; plug it in, or pick another with --camera"
             )
-        capture = cv2.VideoCapture(target, backend)
+        try:
+            capture = cv2.VideoCapture(target, backend)
+        except cv2.error:  # an index too large for OpenCV's int: no such camera either
+            capture = cv2.VideoCapture()
         if not capture.isOpened():
             capture.release()
             raise SourceError(
@@ -133,7 +141,11 @@ class VideoFileSource:
     paces_itself = False
 
     def __init__(self, path: Path, loop: bool = True) -> None:
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as exc:  # a name too long, a folder we may not enter
+            raise SourceError(f"cannot open video file {path}: {exc.strerror}") from None
+        if not found:
             raise SourceError(f"video file {path} does not exist")
         capture = cv2.VideoCapture(str(path))
         if not capture.isOpened():
@@ -162,6 +174,10 @@ class VideoFileSource:
         self.description = f"video {path.name}: {self.size[0]}x{self.size[1]} @ {self.fps:g} fps"
 
     def read_into(self, frame_bgr: np.ndarray) -> bool:
+        # A deleted file is a camera unplugged: no more frames. Without this check the open
+        # handle would play on until the loop ends (one stat, a few microseconds a frame).
+        if not os.path.exists(self._path):
+            return False
         if self._reader.read_into(frame_bgr):
             return True
         if not self._loop:
@@ -202,6 +218,6 @@ def open_source(spec: str, size: tuple[int, int], fps: float, fourcc: str) -> So
     """``demo``, a camera index or ``/dev/video*`` path, or a video file."""
     if spec == "demo":
         return DemoSource(size, fps)
-    if spec.isdigit() or spec.startswith("/dev/"):
+    if spec.isdecimal() or spec.startswith("/dev/"):
         return CameraSource(spec, size, fps, fourcc)
     return VideoFileSource(Path(spec).expanduser())
