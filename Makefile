@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup run demo test lint bench quality clean
+.PHONY: setup run demo test lint bench soak quality clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vbgcam needs Python 3.11 or newer: make PYTHON=python3.11 ...")'
@@ -38,6 +38,10 @@ bench: setup ## compositor speed against the original tutorial loop
 	$(BIN)/python -m vbgcam.bench
 	$(BIN)/python -m vbgcam.bench --idle
 	$(BIN)/python -m vbgcam.bench_pipeline
+	$(BIN)/python -m vbgcam.bench_pipewire
+
+soak: setup ## 10 minutes of the live pipeline: RSS growth, output fps, dropped frames, warnings (not in CI)
+	$(BIN)/python -m vbgcam.soak $(ARGS)
 
 quality: setup ## mask quality on ../shared/data: human-seg photos and generated webcam clips
 	$(BIN)/vbgcam eval $(ARGS)

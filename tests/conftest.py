@@ -37,6 +37,19 @@ def no_user_config(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
 
 
+@pytest.fixture(autouse=True)
+def no_user_pipewire(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty ``$XDG_RUNTIME_DIR``: a developer's own PipeWire never answers a test (the
+    PipeWire tests start a private one and point the test at it)."""
+    runtime_dir = tmp_path_factory.mktemp("xdg-runtime")
+    runtime_dir.chmod(0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime_dir))
+    for key in ("PIPEWIRE_RUNTIME_DIR", "PIPEWIRE_REMOTE"):
+        monkeypatch.delenv(key, raising=False)
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache folder holding both verified selfie models, shared by the session.

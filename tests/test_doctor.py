@@ -10,6 +10,12 @@ from typer.testing import CliRunner
 
 from vbgcam.cli import app
 from vbgcam.doctor import FAIL, PASS, WARN, diagnose, video_devices
+from vbgcam.pipewire_info import PipeWireStatus
+
+NO_PIPEWIRE = PipeWireStatus(None, daemon=False, session_manager=None, gst_sink=False, node=False)
+PIPEWIRE_READY = PipeWireStatus(
+    (0, 3, 65), daemon=True, session_manager="WirePlumber", gst_sink=True, node=False
+)
 
 
 def fake_sysfs(root: Path, *, loaded: bool, exclusive_caps: str = "Y", devices: tuple = ()) -> Path:
@@ -34,10 +40,57 @@ def statuses(findings: list) -> dict[str, str]:
 
 
 def test_no_loopback_module_fails_with_the_modprobe_line(tmp_path: Path) -> None:
-    findings = diagnose(fake_sysfs(tmp_path, loaded=False), tmp_path / "dev")
+    findings = diagnose(fake_sysfs(tmp_path, loaded=False), tmp_path / "dev", NO_PIPEWIRE)
     failing = [f for f in findings if f.status == FAIL]
     assert failing and "v4l2loopback is not loaded" in failing[0].what
     assert "modprobe v4l2loopback" in failing[0].fix and "exclusive_caps=1" in failing[0].fix
+    pipewire = [f for f in findings if "PipeWire is not installed" in f.what]
+    assert pipewire and "gstreamer1.0-pipewire" in pipewire[0].fix
+
+
+def test_missing_loopback_is_only_a_warning_when_the_pipewire_camera_stands_in(
+    tmp_path: Path,
+) -> None:
+    findings = diagnose(fake_sysfs(tmp_path, loaded=False), tmp_path / "dev", PIPEWIRE_READY)
+    assert not [f for f in findings if f.status == FAIL]
+    by_line = statuses(findings)
+    assert by_line["PipeWire 0.3.65 installed"] == PASS
+    assert by_line["session manager WirePlumber runs"] == PASS
+    loopback = [f for f in findings if "v4l2loopback is not loaded" in f.what]
+    assert loopback[0].status == WARN and "PipeWire camera is used instead" in loopback[0].what
+
+
+@pytest.mark.parametrize(
+    ("status", "warning", "fix"),
+    [
+        pytest.param(
+            PipeWireStatus((1, 4, 2), False, None, True, False),
+            "no PipeWire daemon runs for this user",
+            "systemctl --user start pipewire wireplumber",
+            id="no-daemon",
+        ),
+        pytest.param(
+            PipeWireStatus((1, 4, 2), True, None, True, False),
+            "no session manager",
+            "systemctl --user start wireplumber",
+            id="no-session-manager",
+        ),
+        pytest.param(
+            PipeWireStatus((1, 4, 2), True, "WirePlumber", False, False),
+            "pipewiresink is missing",
+            "gstreamer1.0-pipewire",
+            id="no-gstreamer-sink",
+        ),
+    ],
+)
+def test_each_missing_pipewire_part_is_named_with_its_fix(
+    tmp_path: Path, status: PipeWireStatus, warning: str, fix: str
+) -> None:
+    findings = diagnose(fake_sysfs(tmp_path, loaded=False), tmp_path / "dev", status)
+    found = [f for f in findings if warning in f.what]
+    assert found and found[0].status == WARN and fix in found[0].fix
+    # Without a working PipeWire camera, the missing kernel module stays a failure.
+    assert any(f.status == FAIL and "v4l2loopback" in f.what for f in findings)
 
 
 def test_loopback_without_exclusive_caps_warns_about_chrome(tmp_path: Path) -> None:

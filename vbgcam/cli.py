@@ -335,7 +335,10 @@ def run(
     ] = None,
     backend: Annotated[
         str | None,
-        typer.Option(help="pyvirtualcam backend (v4l2loopback, obs, ...). (default: any)"),
+        typer.Option(
+            help="pyvirtualcam backend: v4l2loopback, pipewire (Linux, no kernel module), obs "
+            "(macOS/Windows). (default: v4l2loopback, then pipewire)"
+        ),
     ] = None,
     record: Annotated[
         str | None, typer.Option(help="Also record what the virtual camera shows to this file.")
@@ -627,7 +630,11 @@ def render(
         source = DemoSource(out_size, settings.camera.fps)
         total = frames or 150
     else:
-        source = VideoFileSource(Path(input).expanduser(), loop=False)
+        try:
+            input_path = Path(input).expanduser()
+        except RuntimeError as exc:  # "~user" of no such user
+            raise SourceError(f"cannot open video file {input}: {exc}") from None
+        source = VideoFileSource(input_path, loop=False)
         even_size = f"{source.size[0] + source.size[0] % 2}x{source.size[1] + source.size[1] % 2}"
         settings = _settings(
             config, bg=bg, blur=blur, size=size or even_size, fps=source.fps, **mask_flags
@@ -731,16 +738,25 @@ def doctor() -> None:
 
 @app.command()
 def devices() -> None:
-    """List webcams and virtual cameras (Linux)."""
+    """List webcams and virtual cameras (Linux): video devices, then the PipeWire camera."""
+    from vbgcam import pipewire_info
     from vbgcam.doctor import video_devices
 
     found = video_devices()
     if not found:
         typer.echo("no video devices (no webcam, no v4l2loopback device)")
-        return
     for device in found:
         kind = "virtual camera" if device.loopback else "camera"
         typer.echo(f"{device.path}  {kind:14}  {device.name}")
+    pipewire = pipewire_info.status()
+    version = pipewire_info.version_text(pipewire.version)
+    if pipewire.node:
+        state = "up: 'VBG Camera' is published"
+    elif pipewire.usable:
+        state = "ready: 'vbgcam run' publishes 'VBG Camera'"
+    else:
+        state = f"unavailable: {pipewire.problem()}"
+    typer.echo(f"PipeWire {version}  camera {state}")
 
 
 @app.command(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import cv2
 
-from vbgcam import __version__, models
+from vbgcam import __version__, models, pipewire_info
 from vbgcam.on_demand import processes_holding
 from vbgcam.outputs import MODPROBE
 
@@ -129,8 +129,72 @@ def _model_findings() -> list[Finding]:
     return findings
 
 
-def diagnose(sys_root: Path = Path("/sys"), dev_root: Path = Path("/dev")) -> list[Finding]:
-    """Every check, in the order a user would fix things."""
+def _pipewire_findings(found: pipewire_info.PipeWireStatus) -> list[Finding]:
+    """The kernel-free camera: daemon, session manager, GStreamer's sink, our node."""
+    version = pipewire_info.version_text(found.version)
+    if found.version is None:
+        return [
+            Finding(
+                WARN,
+                "PipeWire is not installed: no camera without v4l2loopback",
+                pipewire_info.INSTALL,
+            )
+        ]
+    findings = [Finding(PASS, f"PipeWire {version} installed")]
+    if found.daemon:
+        findings.append(Finding(PASS, "a PipeWire daemon runs for this user"))
+    else:
+        findings.append(Finding(WARN, "no PipeWire daemon runs for this user", pipewire_info.START))
+    if found.daemon and found.session_manager:
+        findings.append(Finding(PASS, f"session manager {found.session_manager} runs"))
+    elif found.daemon:
+        findings.append(
+            Finding(
+                WARN,
+                "no session manager: consumers would never be linked to the camera",
+                "systemctl --user start wireplumber",
+            )
+        )
+    if found.gst_sink:
+        findings.append(Finding(PASS, "GStreamer's pipewiresink is available"))
+    else:
+        findings.append(
+            Finding(
+                WARN,
+                "GStreamer's pipewiresink is missing",
+                "sudo apt install gstreamer1.0-pipewire gstreamer1.0-tools",
+            )
+        )
+    if found.node:
+        findings.append(Finding(PASS, "the PipeWire camera 'VBG Camera' is up (vbgcam runs)"))
+    elif found.usable:
+        findings.append(
+            Finding(PASS, "PipeWire camera ready: 'vbgcam run' publishes 'VBG Camera' there")
+        )
+    return findings
+
+
+def _either_camera(findings: list[Finding], pipewire: pipewire_info.PipeWireStatus) -> None:
+    """A missing v4l2loopback is only a failure when no PipeWire camera can stand in."""
+    if not pipewire.usable:
+        return
+    for i, finding in enumerate(findings):
+        if finding.status == FAIL and "v4l2loopback is not loaded" in finding.what:
+            findings[i] = Finding(
+                WARN,
+                "v4l2loopback is not loaded: the PipeWire camera is used instead "
+                "(Chromium needs --enable-features=WebRtcPipeWireCamera)",
+                finding.fix,
+            )
+
+
+def diagnose(
+    sys_root: Path = Path("/sys"),
+    dev_root: Path = Path("/dev"),
+    pipewire: pipewire_info.PipeWireStatus | None = None,
+) -> list[Finding]:
+    """Every check, in the order a user would fix things. ``pipewire`` is asked of the
+    running system when not given (tests give it)."""
     findings = [
         Finding(
             PASS,
@@ -141,6 +205,9 @@ def diagnose(sys_root: Path = Path("/sys"), dev_root: Path = Path("/dev")) -> li
     findings.extend(_opencv_findings())
     if platform.system() == "Linux":
         findings.extend(_loopback_findings(sys_root, dev_root))
+        found = pipewire if pipewire is not None else pipewire_info.status()
+        findings.extend(_pipewire_findings(found))
+        _either_camera(findings, found)
         cameras = [d for d in video_devices(sys_root, dev_root) if not d.loopback]
         if cameras:
             for camera in cameras:

@@ -17,9 +17,17 @@ import numpy as np
 import pyvirtualcam
 
 from vbgcam.errors import OutputError
+from vbgcam.pipewire_camera import PipeWireCamera
 
 log = logging.getLogger(__name__)
 
+if platform.system() == "Linux":
+    # Registered after pyvirtualcam's own v4l2loopback, so with no --backend the kernel
+    # device is tried first and the PipeWire camera second.
+    pyvirtualcam.register_backend("pipewire", PipeWireCamera)
+
+# Containers that take the MJPG (.avi) or mp4v (the others) frames a recording writes.
+RECORD_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov")
 MODPROBE = (
     'sudo modprobe v4l2loopback devices=1 video_nr=10 card_label="VBG Camera" exclusive_caps=1'
 )
@@ -37,6 +45,37 @@ def _missing_device_hint() -> str:
     if platform.system() == "Linux":
         return f"create one with: {MODPROBE} (or run with --device none)"
     return "install OBS Studio and start its Virtual Camera once (or run with --device none)"
+
+
+def _backend_reasons(error: RuntimeError) -> dict[str, str]:
+    """pyvirtualcam's "'name' backend: reason" lines, one per backend it tried."""
+    reasons: dict[str, str] = {}
+    for line in str(error).splitlines():
+        name, sep, reason = line.strip().partition(" backend: ")
+        if sep:
+            reasons[name.strip("'")] = reason.strip()
+        elif line.strip():
+            reasons[""] = line.strip()
+    return reasons
+
+
+def _open_error(error: RuntimeError, device: str | None) -> OutputError:
+    """One message that says, for every backend tried, why it failed and what fixes it."""
+    reasons = _backend_reasons(error)
+    v4l2 = reasons.get("v4l2loopback", "")
+    pipewire = reasons.get("pipewire")
+    if "No v4l2 loopback device found" in v4l2 and pipewire is not None:
+        return OutputError(
+            f"no virtual camera could be opened. Kernel camera: no v4l2loopback device "
+            f"found; create one with: {MODPROBE}. PipeWire camera: {pipewire}. "
+            "Fix either one (or run with --device none)"
+        )
+    text = "; ".join(reasons.values())
+    if "No v4l2 loopback device found" in text:
+        return OutputError(f"no v4l2loopback device found; {_missing_device_hint()}")
+    if device and "does not exist" in text:
+        return OutputError(f"virtual camera {device} does not exist; {_missing_device_hint()}")
+    return OutputError(f"cannot open the virtual camera: {text}")
 
 
 class VirtualCamera:
@@ -58,16 +97,7 @@ class VirtualCamera:
                 backend=backend,
             )
         except RuntimeError as exc:
-            reasons = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-            if "No v4l2 loopback device found" in reasons:
-                raise OutputError(
-                    f"no v4l2loopback device found; {_missing_device_hint()}"
-                ) from exc
-            if device and "does not exist" in reasons:
-                raise OutputError(
-                    f"virtual camera {device} does not exist; {_missing_device_hint()}"
-                ) from exc
-            raise OutputError(f"cannot open the virtual camera: {reasons}") from exc
+            raise _open_error(exc, device) from exc
         log.info(
             "virtual camera %s (%s backend): %dx%d @ %g fps",
             self.camera.device,
@@ -94,8 +124,15 @@ class Recorder:
     """Writes exactly what the virtual camera shows to a video file, at the output rate."""
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float) -> None:
-        if path.parent and not path.parent.is_dir():
+        try:
+            folder_found = path.parent.is_dir()
+        except OSError as exc:  # a name too long, a folder we may not enter
+            raise OutputError(f"cannot record to {path}: {exc.strerror}") from None
+        if not folder_found:
             raise OutputError(f"cannot record to {path}: folder {path.parent} does not exist")
+        # Checked here: FFmpeg prints its own lines about a container it cannot fill.
+        if path.suffix.lower() not in RECORD_SUFFIXES:
+            raise OutputError(f"cannot record to {path}: use a .mp4 or .avi file name")
         fourcc = cv2.VideoWriter.fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
         self.writer = cv2.VideoWriter(str(path), fourcc, fps, size)
         if not self.writer.isOpened():

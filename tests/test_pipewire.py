@@ -1,0 +1,244 @@
+"""The PipeWire camera against real components: a private PipeWire daemon with WirePlumber,
+and GStreamer's ``pipewiresrc`` as the consumer a browser or OBS would be.
+
+The pipeline runs for real (capture, compositor, sender, our pyvirtualcam backend). The camera
+is a test source that stamps a frame counter on its "person" and the segmenter returns that
+person's rectangle, so a consumer can tell order and latency from the pixels, and everything
+outside the rectangle must be the background picture.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import pyvirtualcam
+
+from vbgcam import pipewire_info
+from vbgcam.backgrounds import ImageBackground
+from vbgcam.compose import Compositor
+from vbgcam.outputs import VirtualCamera
+from vbgcam.pipeline import Pipeline
+from vbgcam.pipewire_camera import PipeWireCamera
+from vbgcam.pipewire_sandbox import (
+    FPS,
+    PERSON,
+    SIZE,
+    CountingCamera,
+    GstConsumer,
+    PrivatePipeWire,
+    Received,
+    RectangleSegmenter,
+    missing_parts,
+)
+
+
+@pytest.fixture(scope="module")
+def private_pipewire() -> Iterator[PrivatePipeWire]:
+    missing = missing_parts()
+    if missing:
+        message = (
+            f"PipeWire tests need: {', '.join(missing)} (sudo apt install {pipewire_info.PACKAGES})"
+        )
+        if os.environ.get("VBGCAM_REQUIRE_PIPEWIRE"):
+            pytest.fail(message)
+        pytest.skip(message)
+    session = PrivatePipeWire().start()
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def pipewire_env(
+    private_pipewire: PrivatePipeWire, monkeypatch: pytest.MonkeyPatch
+) -> PrivatePipeWire:
+    """This process and its children talk to the private daemon only."""
+    for key in ("XDG_RUNTIME_DIR", "PIPEWIRE_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS"):
+        monkeypatch.setenv(key, private_pipewire.env[key])
+    monkeypatch.delenv("PIPEWIRE_REMOTE", raising=False)
+    return private_pipewire
+
+
+@pytest.fixture(scope="module")
+def background_picture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    """Smooth colour fields (no fine texture for I420's chroma halving to blur)."""
+    width, height = SIZE
+    picture = np.empty((height, width, 3), np.uint8)
+    picture[:, :, 0] = np.linspace(200, 40, width, dtype=np.float32)[None, :]
+    picture[:, :, 1] = np.linspace(60, 220, height, dtype=np.float32)[:, None]
+    picture[:, :, 2] = 120
+    path = tmp_path_factory.mktemp("pw-background") / "field.png"
+    assert cv2.imwrite(str(path), picture)
+    return path, picture
+
+
+@dataclass
+class RunningCamera:
+    pipeline: Pipeline
+    source: CountingCamera
+    camera: VirtualCamera
+    thread: threading.Thread
+
+    @property
+    def backend(self) -> PipeWireCamera:
+        backend = self.camera.camera._backend
+        assert isinstance(backend, PipeWireCamera)
+        return backend
+
+    def sent(self) -> int:
+        return int(self.camera.camera.frames_sent)
+
+    def wait_ready(self, timeout_s: float = 3.0) -> None:
+        """Give the camera the moment a user takes before opening it again: PipeWire 1.x's
+        producer ends with each consumer that leaves, and is rebuilt within a second."""
+        time.sleep(0.3)
+        deadline = time.monotonic() + timeout_s
+        while not self.backend.ready:
+            assert time.monotonic() < deadline, "the camera was not published again"
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def running_camera(
+    pipewire_env: PrivatePipeWire, background_picture: tuple[Path, np.ndarray]
+) -> Iterator[RunningCamera]:
+    """The whole pipeline publishing "VBG Camera" on the private PipeWire."""
+    camera = VirtualCamera(SIZE, FPS, device=None, backend="pipewire")
+    source = CountingCamera()
+    compositor = Compositor(RectangleSegmenter(), ImageBackground(background_picture[0], SIZE))
+    pipeline = Pipeline(source, compositor, [camera], SIZE, FPS)
+    thread = threading.Thread(target=pipeline.run, name="test-pipeline", daemon=True)
+    thread.start()
+    running = RunningCamera(pipeline, source, camera, thread)
+    yield running
+    pipeline.request_stop()
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def consume(env: dict[str, str], count: int, timeout_s: float = 10.0) -> GstConsumer:
+    consumer = GstConsumer(env)
+    try:
+        assert consumer.wait_for(count, timeout_s), (
+            f"the consumer got {len(consumer.frames)} of {count} frames in {timeout_s} s"
+        )
+    finally:
+        consumer.kill()
+    return consumer
+
+
+def rate_fps(frames: list[Received]) -> float:
+    return (len(frames) - 1) / (frames[-1].received_at - frames[0].received_at)
+
+
+def test_camera_node_is_published_under_the_name_users_pick(pipewire_env: PrivatePipeWire) -> None:
+    with pyvirtualcam.Camera(
+        640, 360, 30, fmt=pyvirtualcam.PixelFormat.BGR, backend="pipewire"
+    ) as cam:
+        assert cam.device == "VBG Camera"
+        info = pipewire_env.pw_cli("ls", "Node")
+        block = info[info.index('node.name = "vbgcam"') - 600 :]
+        assert 'media.class = "Video/Source"' in info
+        assert 'node.description = "VBG Camera"' in block
+        assert pipewire_info.node_up()
+    assert not pipewire_env.node_published("vbgcam")
+
+
+def test_gstreamer_consumer_gets_frames_of_the_size_rate_and_background(
+    running_camera: RunningCamera,
+    pipewire_env: PrivatePipeWire,
+    background_picture: tuple[Path, np.ndarray],
+) -> None:
+    consumer = GstConsumer(pipewire_env.env)
+    try:
+        assert consumer.wait_for(3 * int(FPS), timeout_s=15), f"got {len(consumer.frames)} frames"
+    finally:
+        consumer.kill()
+    frames = consumer.frames[5:]  # past the link's start-up
+    assert abs(rate_fps(frames) - FPS) <= 0.1 * FPS
+
+    indices = [f.index for f in frames]
+    assert indices == sorted(indices), "frames arrived out of order"
+    assert len(set(indices)) >= 0.9 * len(indices), "the same frame was repeated"
+    latencies_ms = [
+        (f.received_at - running_camera.source.captured_at[f.index]) * 1000 for f in frames
+    ]
+    assert float(np.median(latencies_ms)) < 100
+
+    assert consumer.last_frame is not None
+    shown = consumer.last_frame.astype(np.int16)
+    expected = background_picture[1].astype(np.int16)
+    x0, y0, x1, _y1 = PERSON
+    far = np.ones(SIZE[::-1], bool)
+    far[max(0, y0 - 16) :, x0 - 16 : x1 + 16] = False
+    error = np.abs(shown - expected)[far]
+    # I420 (limited range, chroma halved) costs a couple of levels on smooth fields.
+    assert float(error.mean()) < 3
+    assert np.percentile(error, 99.9) <= 8
+    person = consumer.last_frame[y0 + 300 : y0 + 400, x0 + 20 : x0 + 120].astype(np.int16)
+    assert np.abs(person - np.array([150, 170, 200])).max() <= 6
+
+
+def test_consumer_killed_mid_stream_is_followed_by_one_that_gets_frames(
+    running_camera: RunningCamera, pipewire_env: PrivatePipeWire
+) -> None:
+    first = GstConsumer(pipewire_env.env)
+    assert first.wait_for(10, timeout_s=10)
+    first.kill()  # SIGKILL: no goodbye to PipeWire
+    running_camera.wait_ready()
+    second = consume(pipewire_env.env, 20)
+    assert len(second.frames) >= 20
+    assert running_camera.pipeline.sender.error is None
+
+
+def test_stalled_consumer_does_not_stop_the_camera_and_the_next_consumer_gets_frames(
+    running_camera: RunningCamera, pipewire_env: PrivatePipeWire
+) -> None:
+    staller = GstConsumer(pipewire_env.env, stall=True)
+    start_sent, start = running_camera.sent(), time.monotonic()
+    time.sleep(4)
+    output_fps = (running_camera.sent() - start_sent) / (time.monotonic() - start)
+    staller.kill()
+    assert abs(output_fps - FPS) <= 0.1 * FPS, "the output lost its rate while a consumer stalled"
+    running_camera.wait_ready()
+    consumer = consume(pipewire_env.env, 20)
+    assert len(consumer.frames) >= 20
+    rebuilds = running_camera.backend.rebuilds
+    assert any("stopped getting frames" in r.reason for r in rebuilds), rebuilds
+    for rebuild in rebuilds:
+        assert rebuild.took_s < 1.0, rebuild
+
+
+def test_ten_connect_disconnect_cycles_leave_the_camera_working(
+    running_camera: RunningCamera, pipewire_env: PrivatePipeWire
+) -> None:
+    for _ in range(10):
+        consume(pipewire_env.env, 3)
+        running_camera.wait_ready()
+    last = consume(pipewire_env.env, 30)
+    assert abs(rate_fps(last.frames[5:]) - FPS) <= 0.1 * FPS
+
+
+def test_run_without_v4l2loopback_or_pipewire_names_both_fixes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # no PipeWire socket there
+    monkeypatch.delenv("PIPEWIRE_RUNTIME_DIR", raising=False)
+    if Path("/sys/module/v4l2loopback").exists():
+        pytest.skip("v4l2loopback is loaded here")
+    from vbgcam.errors import OutputError
+
+    started = time.monotonic()
+    with pytest.raises(OutputError) as info:
+        VirtualCamera(SIZE, FPS, device=None, backend=None)
+    assert time.monotonic() - started < 2
+    message = str(info.value)
+    assert "modprobe v4l2loopback" in message
+    assert "systemctl --user start pipewire wireplumber" in message

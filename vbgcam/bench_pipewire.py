@@ -1,0 +1,215 @@
+"""What the PipeWire camera costs and how fast frames reach a consumer (part of ``make bench``).
+
+One process, on a private PipeWire (``pipewire_sandbox``), the same pipeline each time
+(counting camera, rectangle segmenter, image background, 1280x720 at 30 fps), runs taking turns:
+- ``pipewire``: our backend with a GStreamer consumer attached, reading every frame;
+- ``null``: a pyvirtualcam backend that only counts frames, the baseline.
+Reported: the consumer's frames per second and the latency from capture to the consumer
+(median, p95), and CPU milliseconds per output frame: this process plus the ``gst-launch``
+producer (the consumer's own CPU is the application's, not ours), each run's median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pyvirtualcam
+
+from vbgcam.backgrounds import ImageBackground
+from vbgcam.compose import Compositor
+from vbgcam.outputs import VirtualCamera
+from vbgcam.pipeline import Pipeline
+from vbgcam.pipewire_camera import PipeWireCamera
+from vbgcam.pipewire_sandbox import (
+    FPS,
+    SIZE,
+    CountingCamera,
+    GstConsumer,
+    PrivatePipeWire,
+    RectangleSegmenter,
+    missing_parts,
+)
+
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+class CountingBackend:
+    """A pyvirtualcam backend that takes frames and does nothing else: the baseline."""
+
+    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, **_: Any) -> None:
+        self.frames = 0
+
+    def send(self, frame: np.ndarray) -> None:
+        self.frames += 1
+
+    def close(self) -> None:
+        """Nothing held."""
+
+    def device(self) -> str:
+        return "null"
+
+    def native_fourcc(self) -> int | None:
+        return None
+
+
+def _process_cpu_s(pid: int, thread: int | None = None) -> float:
+    """User plus system CPU seconds of a process (or one of its threads) so far."""
+    path = Path(f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat")
+    try:
+        fields = path.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+
+
+def _background(folder: Path) -> Path:
+    width, height = SIZE
+    picture = np.empty((height, width, 3), np.uint8)
+    picture[:, :, 0] = np.linspace(200, 40, width, dtype=np.float32)[None, :]
+    picture[:, :, 1] = np.linspace(60, 220, height, dtype=np.float32)[:, None]
+    picture[:, :, 2] = 120
+    path = folder / "bench-background.png"
+    cv2.imwrite(str(path), picture)
+    return path
+
+
+def run_once(backend: str, seconds: float, background: Path, env: dict[str, str]) -> dict[str, Any]:
+    camera = VirtualCamera(SIZE, FPS, device=None, backend=backend)
+    source = CountingCamera()
+    compositor = Compositor(RectangleSegmenter(), ImageBackground(background, SIZE))
+    pipeline = Pipeline(source, compositor, [camera], SIZE, FPS)
+    thread = threading.Thread(target=pipeline.run, name="bench-pipeline", daemon=True)
+    consumer = GstConsumer(env) if backend == "pipewire" else None
+    thread.start()
+    time.sleep(1.5)  # start-up and the consumer's link
+    sent_before = camera.camera.frames_sent
+    cpu_before = time.process_time()
+    pipewire = camera.camera._backend if backend == "pipewire" else None
+    producer_before = (
+        _process_cpu_s(pipewire._producer.process.pid)
+        if isinstance(pipewire, PipeWireCamera)
+        else 0.0
+    )
+    received_before = len(consumer.frames) if consumer else 0
+    # The consumer's reading thread lives in this process, but its work is the application's.
+    reader = consumer.reader_thread_id if consumer else None
+    reader_before = _process_cpu_s(os.getpid(), reader) if reader else 0.0
+    time.sleep(seconds)
+    sent = camera.camera.frames_sent - sent_before
+    cpu_s = time.process_time() - cpu_before
+    if reader:
+        cpu_s -= _process_cpu_s(os.getpid(), reader) - reader_before
+    producer_s = 0.0
+    if isinstance(pipewire, PipeWireCamera):
+        producer_s = _process_cpu_s(pipewire._producer.process.pid) - producer_before
+    result: dict[str, Any] = {
+        "backend": backend,
+        "frames_sent": sent,
+        "cpu_ms_per_frame": 1000 * (cpu_s + producer_s) / max(sent, 1),
+        "producer_cpu_ms_per_frame": 1000 * producer_s / max(sent, 1),
+    }
+    if consumer is not None:
+        received = consumer.frames[received_before:]
+        consumer.kill()
+        if len(received) > 1:
+            span = received[-1].received_at - received[0].received_at
+            latencies = [
+                1000 * (r.received_at - source.captured_at[r.index])
+                for r in received
+                if r.index in source.captured_at
+            ]
+            result.update(
+                consumer_fps=(len(received) - 1) / span,
+                latency_ms_median=statistics.median(latencies),
+                latency_ms_p95=float(np.percentile(latencies, 95)),
+            )
+        if isinstance(pipewire, PipeWireCamera):
+            result["rebuilds"] = len(pipewire.rebuilds)
+    pipeline.request_stop()
+    thread.join(10)
+    return result
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    summary: dict[str, dict[str, float]] = {}
+    for backend in ("null", "pipewire"):
+        mine = [r for r in runs if r["backend"] == backend]
+        keys = [k for k in mine[0] if k != "backend"]
+        summary[backend] = {k: statistics.median(r[k] for r in mine) for k in keys}
+    summary["pipewire"]["cpu_ms_added_per_frame"] = (
+        summary["pipewire"]["cpu_ms_per_frame"] - summary["null"]["cpu_ms_per_frame"]
+    )
+    return summary
+
+
+def table(summary: dict[str, dict[str, float]], rounds: int, seconds: float) -> str:
+    pw, null = summary["pipewire"], summary["null"]
+    return "\n".join(
+        [
+            f"PipeWire camera, {SIZE[0]}x{SIZE[1]} @ {FPS:g} fps, {rounds} rounds of "
+            f"{seconds:g} s per backend, medians:",
+            "| measure | pipewire | null backend |",
+            "|---|---|---|",
+            f"| CPU per output frame (vbgcam + producer) | {pw['cpu_ms_per_frame']:.2f} ms | "
+            f"{null['cpu_ms_per_frame']:.2f} ms |",
+            f"| added by the PipeWire path | {pw['cpu_ms_added_per_frame']:.2f} ms "
+            f"({pw['cpu_ms_added_per_frame'] * FPS / 10:.1f} % of a core) | - |",
+            f"| of which the gst-launch producer | {pw['producer_cpu_ms_per_frame']:.2f} ms | - |",
+            f"| consumer frames per second | {pw['consumer_fps']:.1f} | - |",
+            f"| latency capture -> consumer, median / p95 | {pw['latency_ms_median']:.1f} / "
+            f"{pw['latency_ms_p95']:.1f} ms | - |",
+            f"| producer rebuilds | {pw['rebuilds']:.0f} | - |",
+        ]
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured time per run")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per backend, taking turns")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    missing = missing_parts()
+    if missing:
+        print(f"PipeWire benchmark skipped: this machine lacks {', '.join(missing)}")
+        return 0
+    pyvirtualcam.register_backend("null", CountingBackend)
+    session = PrivatePipeWire().start()
+    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PIPEWIRE_RUNTIME_DIR")}
+    try:
+        for key in saved:
+            os.environ[key] = session.env[key]
+        background = _background(session.runtime_dir)
+        runs = [
+            run_once(backend, args.seconds, background, session.env)
+            for _ in range(args.rounds)
+            for backend in ("null", "pipewire")
+        ]
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        session.stop()
+    summary = summarize(runs)
+    print(
+        json.dumps({"summary": summary, "runs": runs}, indent=2)
+        if args.json
+        else table(summary, args.rounds, args.seconds)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,233 @@
+""" "VBG Camera" as a user-space PipeWire camera: no kernel module, no root.
+
+``PipeWireCamera`` is a pyvirtualcam backend (registered as ``pipewire`` by ``outputs.py``), so
+the sender, pacing and frame checks are the same code as for v4l2loopback. Frames go out as
+I420 (PipeWire 0.3) or YUY2 (1.x), BT.601 limited range as OpenCV converts: Chromium swaps red
+and blue on BGR, refuses BGRx and hangs on RGB.
+
+Three threads, so the sender's ``send`` never waits on PipeWire:
+- the caller converts the frame into a free buffer and hands it over (newest wins);
+- ``pipewire-writer`` writes the newest buffer to the producer's stdin;
+- ``pipewire-watchdog`` rebuilds the producer within a second when it exits (PipeWire 1.x ends
+  it when the first consumer leaves), when a write blocks, or when a linked consumer stops
+  getting frames (PipeWire 0.3 leaves the producer stuck after a stalled consumer is killed).
+Each kind of rebuild is logged once; ``rebuilds`` keeps them all with how long each took.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from pyvirtualcam.util import decode_fourcc
+
+from vbgcam import pipewire_info
+from vbgcam.pipewire_producer import GstProducer, pixel_format, producer_command
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DESCRIPTION = "VBG Camera"
+PUBLISH_TIMEOUT_S = 5.0
+# A producer that has not moved a frame for this long is rebuilt; with the watchdog's tick
+# the rebuild starts within a second of the fault.
+STALL_S = 0.7
+WATCH_TICK_S = 0.1
+ACCEPTED_FORMATS = ("24BG",)  # BGR, converted here to what this PipeWire's sink takes
+CONVERSIONS = {"I420": cv2.COLOR_BGR2YUV_I420, "YUY2": cv2.COLOR_BGR2YUV_YUY2}
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    reason: str
+    took_s: float
+
+
+class PipeWireCamera:
+    """A pyvirtualcam backend publishing one PipeWire ``Video/Source`` node.
+
+    ``device`` is the name consumers show (``node.description``), "VBG Camera" when None.
+    Raises RuntimeError (pyvirtualcam's convention) with the fix when PipeWire is unusable.
+    """
+
+    def __init__(
+        self,
+        *,
+        width: int,
+        height: int,
+        fps: float,
+        fourcc: int,
+        device: str | None,
+        node_name: str = pipewire_info.NODE_NAME,
+        **_: Any,
+    ) -> None:
+        fmt = decode_fourcc(fourcc)
+        if fmt not in ACCEPTED_FORMATS:
+            raise RuntimeError(f"the pipewire backend takes BGR frames, not {fmt}")
+        if width % 2 or height % 2:
+            raise RuntimeError(f"YUV video needs an even width and height, not {width}x{height}")
+        if device and device.startswith("/dev/"):
+            raise RuntimeError(
+                f"{device} is a v4l2loopback device; a PipeWire camera is named, "
+                "not a file (leave --device out, or give a name such as 'VBG Camera')"
+            )
+        self._bgr_shape = (height, width, 3)
+        self._description = device or DEFAULT_DESCRIPTION
+        problem = self._preflight()
+        if problem:
+            raise RuntimeError(problem)
+        version = pipewire_info.library_version()
+        self.pixel_format = pixel_format(version)
+        self._conversion = CONVERSIONS[self.pixel_format]
+        self._command = producer_command(
+            (width, height), fps, self._description, node_name, version
+        )
+        shape = (height * 3 // 2, width) if self.pixel_format == "I420" else (height, width, 2)
+        # Three buffers: one being written, one waiting, one being filled, so neither side
+        # ever waits for the other.
+        self._buffers = [np.empty(shape, np.uint8) for _ in range(3)]
+        self._black = cv2.cvtColor(np.zeros(self._bgr_shape, np.uint8), self._conversion)
+        self._waiting: int | None = None
+        self._writing: int | None = None
+        self._handover = threading.Condition()
+        self._write_started: float | None = None
+        self._last_send = 0.0
+        self._stop = threading.Event()
+        self.rebuilds: list[Rebuild] = []
+        self.frames_written = 0
+        self._logged_reasons: set[str] = set()
+        self._rebuilding = False
+        self._producer = self._start_producer()
+        self._writer = threading.Thread(target=self._write_frames, name="pipewire-writer")
+        self._watchdog = threading.Thread(target=self._watch, name="pipewire-watchdog")
+        self._writer.start()
+        self._watchdog.start()
+        log.info("PipeWire camera '%s' published as node %s", self._description, node_name)
+
+    @staticmethod
+    def _preflight() -> str | None:
+        """Cheap checks first, so a machine without PipeWire fails in milliseconds."""
+        path = pipewire_info.socket_path()
+        if (path is None or not path.exists()) and pipewire_info.library_version() is None:
+            return f"PipeWire is not installed; install it with: {pipewire_info.INSTALL}"
+        if path is None or not path.exists():
+            return (
+                "no PipeWire daemon is running for this user "
+                f"(no socket {path or '$XDG_RUNTIME_DIR/pipewire-0'}); "
+                f"start it with: {pipewire_info.START}"
+            )
+        if not pipewire_info.gst_sink_available():
+            return (
+                "GStreamer's pipewiresink is missing; install it with: "
+                "sudo apt install gstreamer1.0-pipewire gstreamer1.0-tools"
+            )
+        return None
+
+    def _start_producer(self) -> GstProducer:
+        producer = GstProducer(self._command)
+        if not producer.wait_published(self._black.data.cast("B"), PUBLISH_TIMEOUT_S):
+            why = producer.why_it_failed()
+            producer.stop()
+            raise RuntimeError(f"PipeWire did not accept the camera node ({why})")
+        return producer
+
+    # --- the pyvirtualcam Backend contract -------------------------------------------------
+
+    def send(self, frame: np.ndarray) -> None:
+        with self._handover:
+            free = next(i for i in range(3) if i not in (self._waiting, self._writing))
+        # pyvirtualcam hands over the frame flattened to 1-D.
+        cv2.cvtColor(frame.reshape(self._bgr_shape), self._conversion, dst=self._buffers[free])
+        with self._handover:
+            self._waiting = free
+            self._last_send = time.monotonic()
+            self._handover.notify()
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._handover:
+            self._handover.notify_all()
+        self._watchdog.join()
+        self._producer.stop()  # unblocks a writer stuck in a write
+        self._writer.join()
+
+    def device(self) -> str:
+        return self._description
+
+    def native_fourcc(self) -> int | None:
+        from pyvirtualcam.util import encode_fourcc
+
+        return int(encode_fourcc(self.pixel_format))
+
+    # --- threads ---------------------------------------------------------------------------
+
+    def _write_frames(self) -> None:
+        while not self._stop.is_set():
+            with self._handover:
+                while self._waiting is None and not self._stop.is_set():
+                    self._handover.wait(0.1)
+                if self._stop.is_set():
+                    return
+                index = self._waiting
+                if index is None:  # stopping
+                    return
+                self._writing, self._waiting = index, None
+                self._write_started = time.monotonic()
+            producer = self._producer
+            try:
+                producer.write(self._buffers[index].data.cast("B"))
+                self.frames_written += 1
+            except (OSError, ValueError):
+                pass  # the producer died; the watchdog rebuilds it and the next frame goes there
+            finally:
+                with self._handover:
+                    self._writing = None
+                    self._write_started = None
+
+    def _fault(self, producer: GstProducer) -> str | None:
+        if not producer.alive:
+            return f"the PipeWire producer exited ({producer.why_it_failed()})"
+        now = time.monotonic()
+        started = self._write_started
+        if started is not None and now - started > STALL_S:
+            return "a frame write blocked (PipeWire stopped taking frames)"
+        sending = now - self._last_send < STALL_S
+        if sending and producer.stalled_for() > STALL_S:
+            return "the linked consumer stopped getting frames"
+        return None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_TICK_S):
+            reason = self._fault(self._producer)
+            if reason is not None:
+                self._rebuild(reason)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the node is published now, so a consumer that opens it gets frames; False
+        for the fraction of a second a rebuild takes (on PipeWire 1.x, after every consumer
+        that leaves)."""
+        producer = self._producer
+        return not self._rebuilding and producer.alive and producer.state in ("paused", "streaming")
+
+    def _rebuild(self, reason: str) -> None:
+        self._rebuilding = True
+        started = time.monotonic()
+        kind = reason.split(" (")[0]
+        level = logging.DEBUG if kind in self._logged_reasons else logging.WARNING
+        self._logged_reasons.add(kind)
+        log.log(level, "%s; restarting it (logged once)", reason)
+        self._producer.stop()
+        while not self._stop.is_set():
+            try:
+                self._producer = self._start_producer()
+                break
+            except RuntimeError as exc:
+                log.debug("PipeWire producer restart failed: %s", exc)
+                self._stop.wait(0.5)
+        self.rebuilds.append(Rebuild(reason, time.monotonic() - started))
+        self._rebuilding = False

@@ -1,0 +1,146 @@
+"""What the user's PipeWire offers: the daemon, a session manager, GStreamer's sink, the version.
+
+The PipeWire camera (``pipewire_camera.py``) needs all four, and ``vbgcam doctor`` explains
+each one that is missing. Everything here only asks: it reads the socket path and runs the
+small command-line tools PipeWire itself ships (``pw-cli``, ``pipewire --version``,
+``gst-inspect-1.0``), each with a short timeout, so a hung daemon cannot hang vbgcam.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+NODE_NAME = "vbgcam"
+SESSION_MANAGERS = ("WirePlumber", "pipewire-media-session")
+PACKAGES = "pipewire wireplumber gstreamer1.0-pipewire gstreamer1.0-tools"
+INSTALL = f"sudo apt install {PACKAGES}"
+START = "systemctl --user start pipewire wireplumber"
+TOOL_TIMEOUT_S = 3.0
+
+
+def socket_path(environ: dict[str, str] | None = None) -> Path | None:
+    """Where a client connects: ``$PIPEWIRE_RUNTIME_DIR`` or ``$XDG_RUNTIME_DIR``, then
+    ``$PIPEWIRE_REMOTE`` (default ``pipewire-0``), as libpipewire itself resolves it."""
+    env = os.environ if environ is None else environ
+    remote = env.get("PIPEWIRE_REMOTE", "pipewire-0")
+    if remote.startswith("/"):
+        return Path(remote)
+    folder = env.get("PIPEWIRE_RUNTIME_DIR") or env.get("XDG_RUNTIME_DIR")
+    return Path(folder) / remote if folder else None
+
+
+def _run(command: list[str]) -> str | None:
+    """The tool's standard output, or None when it is missing, fails or hangs."""
+    if shutil.which(command[0]) is None:
+        return None
+    try:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=TOOL_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def library_version() -> tuple[int, int, int] | None:
+    """The libpipewire this machine links (``pipewire --version``: 'Linked with libpipewire
+    0.3.65'), which decides the producer's pipeline; None when PipeWire is not installed."""
+    for command in (["pipewire", "--version"], ["pw-cli", "--version"]):
+        text = _run(command)
+        if text:
+            found = re.findall(r"libpipewire (\d+)\.(\d+)\.(\d+)", text)
+            if found:
+                major, minor, micro = found[-1]
+                return int(major), int(minor), int(micro)
+    return None
+
+
+def daemon_running(environ: dict[str, str] | None = None) -> bool:
+    """A PipeWire daemon answers on the socket (not just a stale socket file)."""
+    path = socket_path(environ)
+    if path is None or not path.exists():
+        return False
+    return _run(["pw-cli", "info", "0"]) is not None
+
+
+def clients() -> list[str]:
+    """The application names of the daemon's clients (``pw-cli ls Client``)."""
+    text = _run(["pw-cli", "ls", "Client"]) or ""
+    return re.findall(r'application\.name = "([^"]*)"', text)
+
+
+def session_manager() -> str | None:
+    """The running session manager, which links consumers to our node; without one a
+    browser sees the camera but never gets a frame."""
+    for name in clients():
+        for manager in SESSION_MANAGERS:
+            if name.startswith(manager):
+                return manager
+    return None
+
+
+def gst_sink_available() -> bool:
+    """GStreamer's ``pipewiresink`` element and ``gst-launch-1.0`` to run it."""
+    return (
+        shutil.which("gst-launch-1.0") is not None
+        and _run(["gst-inspect-1.0", "pipewiresink"]) is not None
+    )
+
+
+def node_up(name: str = NODE_NAME) -> bool:
+    """Whether a node called ``name`` is published (our camera, as consumers see it)."""
+    text = _run(["pw-cli", "ls", "Node"]) or ""
+    return f'node.name = "{name}"' in text
+
+
+@dataclass(frozen=True)
+class PipeWireStatus:
+    version: tuple[int, int, int] | None
+    daemon: bool
+    session_manager: str | None
+    gst_sink: bool
+    node: bool
+
+    @property
+    def usable(self) -> bool:
+        return self.daemon and self.session_manager is not None and self.gst_sink
+
+    def problem(self) -> str | None:
+        """The first thing that stops a PipeWire camera, with its fix; None when usable."""
+        if self.version is None:
+            return f"PipeWire is not installed; install it with: {INSTALL}"
+        if not self.gst_sink:
+            return (
+                "GStreamer's pipewiresink is missing; install it with: "
+                "sudo apt install gstreamer1.0-pipewire gstreamer1.0-tools"
+            )
+        if not self.daemon:
+            return f"no PipeWire daemon is running for this user; start it with: {START}"
+        if self.session_manager is None:
+            return f"PipeWire runs without a session manager; start one with: {START}"
+        return None
+
+
+def status() -> PipeWireStatus:
+    daemon = daemon_running()
+    return PipeWireStatus(
+        version=library_version(),
+        daemon=daemon,
+        session_manager=session_manager() if daemon else None,
+        gst_sink=gst_sink_available(),
+        node=node_up() if daemon else False,
+    )
+
+
+def version_text(version: tuple[int, int, int] | None) -> str:
+    return ".".join(map(str, version)) if version else "not installed"
