@@ -140,6 +140,65 @@ def run_once(backend: str, seconds: float, background: Path, env: dict[str, str]
     return result
 
 
+def _wait_ready(backend: PipeWireCamera, timeout_s: float = 5.0) -> None:
+    time.sleep(0.3)
+    deadline = time.monotonic() + timeout_s
+    while not backend.ready and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def run_faults(background: Path, env: dict[str, str]) -> dict[str, Any]:
+    """The fault tests' sequence on one camera: what each fault cost in rebuilds."""
+    camera = VirtualCamera(SIZE, FPS, device=None, backend="pipewire")
+    backend = camera.camera._backend
+    assert isinstance(backend, PipeWireCamera)
+    compositor = Compositor(RectangleSegmenter(), ImageBackground(background, SIZE))
+    pipeline = Pipeline(CountingCamera(), compositor, [camera], SIZE, FPS)
+    thread = threading.Thread(target=pipeline.run, name="bench-pipeline", daemon=True)
+    thread.start()
+    faults: dict[str, Any] = {}
+
+    def fault(name: str, consumer_frames: int, stall: bool = False) -> None:
+        before = len(backend.rebuilds)
+        consumer = GstConsumer(env, stall=stall)
+        if stall:
+            time.sleep(3)
+        else:
+            consumer.wait_for(consumer_frames, 10)
+        consumer.kill()
+        _wait_ready(backend)
+        check = GstConsumer(env)
+        got = check.wait_for(10, 10)
+        check.kill()
+        _wait_ready(backend)
+        new = backend.rebuilds[before:]
+        faults[name] = {
+            "next_consumer_got_frames": got,
+            "rebuilds": len(new),
+            "rebuild_s": [round(r.took_s, 3) for r in new],
+            "reasons": sorted({r.reason.split(" (")[0] for r in new}),
+        }
+
+    try:
+        fault("consumer killed mid-stream", 10)
+        fault("stalled consumer, then killed", 0, stall=True)
+        before = len(backend.rebuilds)
+        for _ in range(10):
+            consumer = GstConsumer(env)
+            consumer.wait_for(3, 10)
+            consumer.kill()
+            _wait_ready(backend)
+        new = backend.rebuilds[before:]
+        faults["10 connect/disconnect cycles"] = {
+            "rebuilds": len(new),
+            "rebuild_s": [round(r.took_s, 3) for r in new],
+        }
+    finally:
+        pipeline.request_stop()
+        thread.join(10)
+    return faults
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     summary: dict[str, dict[str, float]] = {}
     for backend in ("null", "pipewire"):
@@ -195,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for _ in range(args.rounds)
             for backend in ("null", "pipewire")
         ]
+        faults = run_faults(background, session.env)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -203,11 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 os.environ[key] = value
         session.stop()
     summary = summarize(runs)
-    print(
-        json.dumps({"summary": summary, "runs": runs}, indent=2)
-        if args.json
-        else table(summary, args.rounds, args.seconds)
-    )
+    if args.json:
+        print(json.dumps({"summary": summary, "runs": runs, "faults": faults}, indent=2))
+    else:
+        print(table(summary, args.rounds, args.seconds))
+        print("\nFaults (watchdog rebuilds, each with how long it took):")
+        for name, result in faults.items():
+            print(f"- {name}: {json.dumps(result)}")
     return 0
 
 
