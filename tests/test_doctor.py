@@ -132,3 +132,15 @@ def test_doctor_exits_non_zero_when_something_fails_and_prints_fixes() -> None:
     assert result.exit_code == 1
     assert "[FAIL] v4l2loopback is not loaded" in result.output
     assert "fix: sudo modprobe v4l2loopback" in result.output
+
+
+@pytest.mark.parametrize("system", ["Darwin", "Windows"])
+def test_obs_virtual_camera_is_found_where_obs_installs_it(tmp_path: Path, system: str) -> None:
+    from vbgcam.doctor import OBS_CAMERA_FILES, obs_virtual_camera_finding
+
+    missing = obs_virtual_camera_finding(system, tmp_path)
+    assert missing.status == FAIL and "obsproject.com" in missing.fix
+    installed = tmp_path / OBS_CAMERA_FILES[system][0]
+    installed.mkdir(parents=True)
+    found = obs_virtual_camera_finding(system, tmp_path)
+    assert found.status == PASS and str(installed) in found.what

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 
 from vbgcam import __version__, models, pipewire_info
+from vbgcam.camera_modes import camera_modes, summary
 from vbgcam.on_demand import processes_holding
 from vbgcam.outputs import MODPROBE
 
@@ -129,6 +130,34 @@ def _model_findings() -> list[Finding]:
     return findings
 
 
+# Where OBS Studio puts the virtual camera that pyvirtualcam's ``obs`` backend feeds.
+OBS_CAMERA_FILES = {
+    "Darwin": (
+        "Applications/OBS.app/Contents/Library/SystemExtensions/"
+        "com.obsproject.obs-studio.mac-camera-extension.systemextension",  # OBS 30+, macOS 13+
+        "Library/CoreMediaIO/Plug-Ins/DAL/obs-mac-virtualcam.plugin",  # OBS 26-29
+    ),
+    "Windows": (
+        "Program Files/obs-studio/data/obs-plugins/win-dshow/obs-virtualcam-module64.dll",
+        "Program Files (x86)/obs-studio/data/obs-plugins/win-dshow/obs-virtualcam-module64.dll",
+    ),
+}
+OBS_FIX = "install OBS Studio 28+ (https://obsproject.com), start its Virtual Camera once"
+
+
+def obs_virtual_camera_finding(system: str, root: Path | None = None) -> Finding:
+    """Whether OBS Studio's virtual camera is installed (macOS and Windows); ``root`` is the
+    system drive or '/' (tests give a folder they build)."""
+    if root is None:
+        root = (
+            Path(os.environ.get("SYSTEMDRIVE", "C:") + "\\") if system == "Windows" else Path("/")
+        )
+    for relative in OBS_CAMERA_FILES.get(system, ()):
+        if (root / relative).exists():
+            return Finding(PASS, f"OBS Virtual Camera is installed ({root / relative})")
+    return Finding(FAIL, "OBS Virtual Camera is not installed: there is no virtual camera", OBS_FIX)
+
+
 def _pipewire_findings(found: pipewire_info.PipeWireStatus) -> list[Finding]:
     """The kernel-free camera: daemon, session manager, GStreamer's sink, our node."""
     version = pipewire_info.version_text(found.version)
@@ -211,18 +240,14 @@ def diagnose(
         cameras = [d for d in video_devices(sys_root, dev_root) if not d.loopback]
         if cameras:
             for camera in cameras:
-                findings.append(Finding(PASS, f"camera {camera.path} ({camera.name})"))
+                modes = camera_modes(camera.path) if camera.path.exists() else None
+                offers = f": {summary(modes)}" if modes else ""
+                findings.append(Finding(PASS, f"camera {camera.path} ({camera.name}){offers}"))
         else:
             findings.append(
                 Finding(WARN, "no webcam found", "plug one in, or try: vbgcam run --camera demo")
             )
     else:
-        findings.append(
-            Finding(
-                WARN,
-                "on macOS and Windows vbgcam sends to OBS Virtual Camera",
-                "install OBS Studio 28+, start its Virtual Camera once",
-            )
-        )
+        findings.append(obs_virtual_camera_finding(platform.system()))
     findings.extend(_model_findings())
     return findings
