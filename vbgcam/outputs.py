@@ -50,12 +50,14 @@ def _missing_device_hint() -> str:
 def _backend_reasons(error: RuntimeError) -> dict[str, str]:
     """pyvirtualcam's "'name' backend: reason" lines, one per backend it tried."""
     reasons: dict[str, str] = {}
+    name = ""
     for line in str(error).splitlines():
-        name, sep, reason = line.strip().partition(" backend: ")
+        head, sep, reason = line.strip().partition(" backend: ")
         if sep:
-            reasons[name.strip("'")] = reason.strip()
-        elif line.strip():
-            reasons[""] = line.strip()
+            name = head.strip("'")
+            reasons[name] = reason.strip()
+        elif line.strip():  # a reason that went on over several lines
+            reasons[name] = "; ".join(filter(None, (reasons.get(name), line.strip())))
     return reasons
 
 
@@ -75,6 +77,13 @@ def _open_error(error: RuntimeError, device: str | None) -> OutputError:
         return OutputError(f"no v4l2loopback device found; {_missing_device_hint()}")
     if device and "does not exist" in text:
         return OutputError(f"virtual camera {device} does not exist; {_missing_device_hint()}")
+    lowered = text.lower()
+    if "busy" in lowered or "invalid argument" in lowered:
+        return OutputError(
+            f"cannot open the virtual camera: {text}. Likely cause: another program sends to "
+            "it, or an app holds it open at another size or format; close them ('vbgcam "
+            "doctor' shows which processes hold each device) and start again"
+        )
     return OutputError(f"cannot open the virtual camera: {text}")
 
 
