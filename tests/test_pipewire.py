@@ -211,7 +211,10 @@ def test_stalled_consumer_does_not_stop_the_camera_and_the_next_consumer_gets_fr
     consumer = consume(pipewire_env.env, 20)
     assert len(consumer.frames) >= 20
     rebuilds = running_camera.backend.rebuilds
-    assert any("stopped getting frames" in r.reason for r in rebuilds), rebuilds
+    # Whichever the watchdog sees first: the sink stops cycling, or our pipe write blocks
+    # (PipeWire 1.x also ends the producer when the staller is killed).
+    stall_signs = ("stopped getting frames", "write blocked", "producer exited")
+    assert any(sign in r.reason for r in rebuilds for sign in stall_signs), rebuilds
     for rebuild in rebuilds:
         assert rebuild.took_s < 1.0, rebuild
 
@@ -222,8 +225,8 @@ def test_ten_connect_disconnect_cycles_leave_the_camera_working(
     for _ in range(10):
         consume(pipewire_env.env, 3)
         running_camera.wait_ready()
-    last = consume(pipewire_env.env, 30)
-    assert abs(rate_fps(last.frames[5:]) - FPS) <= 0.1 * FPS
+    last = consume(pipewire_env.env, 75)  # 2.5 s: one scheduling hiccup cannot sway the rate
+    assert abs(rate_fps(last.frames[10:]) - FPS) <= 0.1 * FPS
 
 
 def test_run_without_v4l2loopback_or_pipewire_names_both_fixes(
