@@ -429,3 +429,55 @@ def test_a_failing_segmenter_keeps_the_rate_and_sends_the_camera_picture_instead
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == kinds, errors
     assert all("compositing failed" in message for message in errors)
+
+
+class FailingBackground:
+    """A background source (a video, a slideshow) that raises on every third frame."""
+
+    needs_mask = True
+
+    def __init__(self) -> None:
+        self.inner = ColorBackground("#0000ff", SIZE)
+        self.calls = 0
+        self.raised = 0
+
+    def frame_for(self, frame_bgr: np.ndarray, alpha: np.ndarray, t_s: float) -> np.ndarray:
+        self.calls += 1
+        if self.calls % 3 == 0:
+            self.raised += 1
+            raise OSError(f"background video: read error at frame {self.calls}")
+        return self.inner.frame_for(frame_bgr, alpha, t_s)
+
+    def advance(self) -> None:
+        self.inner.advance()
+
+
+def test_a_failing_background_source_keeps_the_rate_and_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    background = FailingBackground()
+    with nothing_leaks(), caplog.at_level(logging.INFO):
+        pipeline, backend = build(
+            NumberedCamera(SIZE, FPS, itertools.count(1)),
+            segmenter=FixedMaskSegmenter(lambda _: False, lambda n: RuntimeError(str(n))),
+            background=background,  # type: ignore[arg-type]
+        )
+        with running(pipeline):
+            assert backend.wait_for_frames(int(2 * FPS), timeout_s=5)
+
+    assert background.raised >= 10
+    half = SIZE[0] // 2
+    fell_back = composited = 0
+    for received in backend.frames:
+        camera = numbered_frame(SIZE, FPS, frame_number(received.image))
+        right = received.image[:, half:]
+        if (right == BLUE_BGR).all():
+            composited += 1
+        else:
+            assert np.array_equal(right, camera[:, half:]), "neither background nor camera"
+            fell_back += 1
+    assert composited > 10 and fell_back > 5
+    stamps = [f.received_ts for f in backend.frames]
+    assert_rate_kept(stamps, stamps[0], stamps[-1])
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, errors

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import cv2
@@ -93,6 +94,24 @@ def _loopback_findings(sys_root: Path, dev_root: Path) -> list[Finding]:
         held = f", open in {len(holders)} other process(es)" if holders else ""
         findings.append(Finding(PASS, line + held))
     return findings
+
+
+PACKAGES = ("opencv-python", "numpy", "pyvirtualcam", "typer", "rich")
+
+
+def _package_finding() -> Finding:
+    """The versions a bug report needs; a missing one means a broken install."""
+    versions, missing = [], []
+    for name in PACKAGES:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    if missing:
+        return Finding(
+            FAIL, f"missing packages: {', '.join(missing)}", "pip install -e . (or make setup)"
+        )
+    return Finding(PASS, "packages: " + ", ".join(versions))
 
 
 def _opencv_findings() -> list[Finding]:
@@ -231,6 +250,7 @@ def diagnose(
             f"{platform.system()} {platform.release()}",
         )
     ]
+    findings.append(_package_finding())
     findings.extend(_opencv_findings())
     if platform.system() == "Linux":
         findings.extend(_loopback_findings(sys_root, dev_root))
