@@ -17,7 +17,7 @@ from vbgcam.backgrounds import (
     make_background,
     read_image,
 )
-from vbgcam.compose import Compositor, blend_binary
+from vbgcam.compose import BINARY_STRIP_ROWS, Compositor, SoftBlender, blend_binary
 from vbgcam.demo_scene import DemoScene
 from vbgcam.effects import Effects, Mirror
 from vbgcam.errors import BackgroundError
@@ -137,6 +137,90 @@ def test_blend_takes_the_frame_where_the_mask_is_set_and_the_background_elsewher
     dst = np.empty_like(frame)
     blend_binary(frame, background, mask, dst)
     assert np.array_equal(dst[:, :, 0], [[7, 200, 7], [200, 7, 200]])
+
+
+def test_binary_blend_in_bands_matches_a_whole_frame_select_on_a_tall_odd_frame() -> None:
+    rng = np.random.default_rng(3)
+    height = 2 * BINARY_STRIP_ROWS + 17  # two whole bands and a short last one
+    frame = rng.integers(0, 256, (height, 50, 3), np.uint8)
+    background = rng.integers(0, 256, (height, 50, 3), np.uint8)
+    mask = np.where(rng.random((height, 50)) < 0.4, 255, 0).astype(np.uint8)
+    dst = np.empty_like(frame)
+    blend_binary(frame, background, mask, dst)
+    assert np.array_equal(dst, np.where(mask[..., None] > 0, frame, background))
+
+
+# --- the soft blend: 8-bit arithmetic over the band only
+
+
+def float_blend(frame: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The exact blend, in float64: what the 8-bit blend must match within one level."""
+    weight = alpha[..., None] / 255.0
+    return frame * weight + background * (1.0 - weight)
+
+
+def soft_edged_disc_alpha(
+    size: tuple[int, int], center: tuple[int, int], radius: int
+) -> np.ndarray:
+    """A refined matte's shape: 255 inside, 0 far out, a ramp a few pixels wide between."""
+    width, height = size
+    alpha = np.zeros((height, width), np.uint8)
+    cv2.circle(alpha, center, radius, 255, -1)
+    return cv2.GaussianBlur(alpha, (0, 0), 3)
+
+
+@pytest.mark.parametrize(
+    ("size", "alpha_kind"),
+    [
+        pytest.param((64, 40), "random", id="random-alpha-everywhere"),
+        pytest.param((1280, 720), "disc", id="soft-disc-720p"),
+        pytest.param((333, 101), "disc", id="soft-disc-odd-size"),
+        pytest.param((640, 360), "left-edge", id="band-on-the-frame-border"),
+        pytest.param((200, 50), "stripes", id="many-band-pieces-per-strip"),
+    ],
+)
+def test_soft_blend_is_within_one_level_of_the_float_blend_and_exact_where_alpha_is_0_or_255(
+    size: tuple[int, int], alpha_kind: str
+) -> None:
+    width, height = size
+    rng = np.random.default_rng(7)
+    frame = rng.integers(0, 256, (height, width, 3), np.uint8)
+    background = rng.integers(0, 256, (height, width, 3), np.uint8)
+    if alpha_kind == "random":
+        alpha = rng.integers(0, 256, (height, width), np.uint8)
+    elif alpha_kind == "disc":
+        alpha = soft_edged_disc_alpha(size, (width // 2, height // 2), height // 3)
+    elif alpha_kind == "left-edge":
+        alpha = np.zeros((height, width), np.uint8)
+        alpha[:, :5] = np.linspace(255, 50, 5).astype(np.uint8)
+    else:
+        alpha = np.zeros((height, width), np.uint8)
+        alpha[:, ::40] = 128  # pieces 39 px apart: each its own rectangle
+        alpha[:, 1::40] = 255
+    dst = np.empty_like(frame)
+
+    SoftBlender().blend(frame, background, alpha, dst)
+
+    error = np.abs(dst - float_blend(frame, background, alpha))
+    assert error.max() <= 1.0, f"{error.max():.2f} levels from the float blend"
+    solid, empty = alpha == 255, alpha == 0
+    assert np.array_equal(dst[solid], frame[solid])
+    assert np.array_equal(dst[empty], background[empty])
+
+
+def test_soft_blend_over_a_sequence_leaves_nothing_of_the_previous_frame() -> None:
+    """Buffers are reused between frames: a frame with no band after one with a band."""
+    rng = np.random.default_rng(11)
+    size = (320, 180)
+    frame = rng.integers(0, 256, (180, 320, 3), np.uint8)
+    background = rng.integers(0, 256, (180, 320, 3), np.uint8)
+    blender = SoftBlender()
+    dst = np.empty_like(frame)
+    blender.blend(frame, background, soft_edged_disc_alpha(size, (160, 90), 50), dst)
+    hard = np.zeros((180, 320), np.uint8)
+    hard[40:120, 100:200] = 255
+    blender.blend(frame, background, hard, dst)
+    assert np.array_equal(dst, np.where(hard[..., None] > 0, frame, background))
 
 
 # --- cover_fit

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import pytest
 
 from vbgcam.demo_scene import DemoScene
 from vbgcam.segmenters import make_segmenter
-from vbgcam.segmenters.diff import DiffSegmenter
+from vbgcam.segmenters.diff import ORIGINAL_STRIP_ROWS, DiffSegmenter
 from vbgcam.settings import SegmenterSettings
 
 
@@ -123,6 +125,49 @@ def test_segmenter_reuses_its_mask_buffer() -> None:
     second = segmenter.segment(solid((50, 50, 50)))
     third = segmenter.segment(solid((0, 0, 0)))
     assert first is second is third
+
+
+def test_original_method_in_bands_matches_the_whole_frame_formula_on_a_tall_odd_frame() -> None:
+    """Bands of rows, each finished before the next, give the whole-frame answer, and every
+    band remembers its rows for the next frame."""
+    rng = np.random.default_rng(5)
+    height = 2 * ORIGINAL_STRIP_ROWS + 13  # two whole bands and a short last one
+    frames = [rng.integers(0, 256, (height, 37, 3), np.uint8) for _ in range(4)]
+    segmenter = DiffSegmenter(threshold=3, hold_s=0, clean=False)
+    segmenter.segment(frames[0])
+    for previous, frame in itertools.pairwise(frames):
+        grey = cv2.cvtColor(cv2.absdiff(frame, previous), cv2.COLOR_BGR2GRAY)
+        expected = np.where(grey > 3, 255, 0).astype(np.uint8)
+        assert np.array_equal(segmenter.segment(frame), expected)
+
+
+def scene_with_square(present: bool) -> np.ndarray:
+    """A 60x40 grey room (below the working size, so used as is), with a bright square."""
+    frame = solid((100, 100, 100), (40, 60))
+    if present:
+        frame[10:30, 20:40] = 200
+    return frame
+
+
+def test_improved_diff_holds_a_still_person_until_the_hold_expires() -> None:
+    segmenter = DiffSegmenter(threshold=3, hold_s=0.2, clean=False, fps=30.0)  # 6 frames
+    segmenter.segment(scene_with_square(False))
+    segmenter.segment(scene_with_square(True))  # the person arrives: motion
+    held = [segmenter.segment(scene_with_square(True))[20, 30] for _ in range(10)]
+    assert held[:6] == [255] * 6, held
+    assert held[-1] == 0, held
+
+
+def test_improved_diff_releases_a_place_at_once_when_the_learned_background_shows_again() -> None:
+    segmenter = DiffSegmenter(threshold=3, hold_s=30.0, clean=False, fps=30.0)
+    for _ in range(6):  # the empty room is learned
+        segmenter.segment(scene_with_square(False))
+    for _ in range(3):  # the person arrives and keeps still: held
+        mask = segmenter.segment(scene_with_square(True))
+    assert mask[20, 30] == 255
+    segmenter.segment(scene_with_square(False))  # the person leaves: motion there
+    mask = segmenter.segment(scene_with_square(False))
+    assert not mask.any(), "the room shows again, long before the 30 s hold"
 
 
 def test_registry_builds_the_diff_segmenter_with_the_configured_threshold() -> None:

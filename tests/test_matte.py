@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vbgcam.matte import Matte, MatteOptions, remove_specks
+from vbgcam.matte import EDGE_CONTRAST, Matte, MatteOptions, guided_filter, remove_specks
 
 FRAME_W, FRAME_H = 640, 360
 CENTER = (320, 180)
@@ -141,6 +141,17 @@ def grid(*rows: str) -> np.ndarray:
     return np.array([[values[c] for c in row] for row in rows], np.float32)
 
 
+# 21 one-pixel specks, or 20 one-pixel holes, in a row: more than remove_specks counts
+# one label at a time.
+SPECKS_41 = "#." * 20 + "#"
+HOLES_41 = "#" + ".#" * 20
+BLANK_41, FULL_41, BLOB_41 = (
+    ".........................................",
+    "#########################################",
+    "######...................................",
+)
+
+
 @pytest.mark.parametrize(
     ("mask", "min_area", "expected"),
     [
@@ -189,6 +200,18 @@ def grid(*rows: str) -> np.ndarray:
         pytest.param(
             grid("....", "....", "...."), 3, grid("....", "....", "...."), id="empty-stays-empty"
         ),
+        pytest.param(
+            grid(SPECKS_41, BLANK_41, BLOB_41),
+            2,
+            grid(BLANK_41, BLANK_41, BLOB_41),
+            id="more-specks-than-are-counted-one-by-one",
+        ),
+        pytest.param(
+            grid(FULL_41, HOLES_41, FULL_41),
+            2,
+            grid(FULL_41, FULL_41, FULL_41),
+            id="more-holes-than-are-counted-one-by-one",
+        ),
     ],
 )
 def test_remove_specks(mask: np.ndarray, min_area: int, expected: np.ndarray) -> None:
@@ -196,6 +219,41 @@ def test_remove_specks(mask: np.ndarray, min_area: int, expected: np.ndarray) ->
     cleaned = remove_specks(mask, min_area)
     np.testing.assert_array_equal(cleaned, expected)
     np.testing.assert_array_equal(mask, before, err_msg="the input mask was changed")
+
+
+def reference_remove_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
+    """``remove_specks`` the straightforward way: OpenCV's blob statistics, boolean masks."""
+    solid = (mask >= 0.5).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    cleaned = mask.copy()
+    areas = stats[:, cv2.CC_STAT_AREA]
+    if count > 2:
+        keep = areas >= min_area
+        keep[0] = False
+        keep[1 + int(np.argmax(areas[1:]))] = True
+        removed = ~keep[labels] & (solid > 0)
+        grown = cv2.dilate(removed.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        cleaned[grown & ~(keep[labels] & (solid > 0))] = 0
+    outside = np.zeros((solid.shape[0] + 2, solid.shape[1] + 2), np.uint8)
+    outside[1:-1, 1:-1] = solid
+    cv2.floodFill(outside, None, (0, 0), 2)
+    holes = (outside[1:-1, 1:-1] == 0).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
+    small = stats[:, cv2.CC_STAT_AREA] < min_area
+    small[0] = False
+    cleaned[small[labels]] = 1.0
+    return cleaned
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_remove_specks_matches_the_straightforward_way_on_random_masks(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    height, width = rng.integers(8, 60, 2)
+    mask = (rng.random((height, width)) < rng.uniform(0.2, 0.8)).astype(np.float32)
+    mask = cv2.blur(mask, (3, 3))  # soft fringes, values between 0 and 1
+    for min_area in (1, 3, 10, 40):
+        expected = reference_remove_specks(mask, min_area)
+        np.testing.assert_array_equal(remove_specks(mask, min_area), expected)
 
 
 # --- temporal smoothing
@@ -241,6 +299,56 @@ def test_a_moving_figure_is_followed_without_lag_or_ghost() -> None:
     found = person(alpha)
     assert iou(found, new_truth) >= 0.9
     assert np.count_nonzero(found & left_behind) / np.count_nonzero(left_behind) < 0.02
+
+
+def reference_refine(
+    options: MatteOptions, frames: list[np.ndarray], masks: list[np.ndarray]
+) -> list[np.ndarray]:
+    """The documented steps, written the plain NumPy way, frame after frame."""
+    alphas, previous_guide, previous_alpha = [], None, None
+    for frame, mask in zip(frames, masks, strict=True):
+        height, width = frame.shape[:2]
+        small = cv2.resize(frame, (320, 180), interpolation=cv2.INTER_AREA)
+        guide = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255
+        soft = cv2.resize(mask, (320, 180), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
+        soft = remove_specks(soft, int(options.min_blob * 320 * 180))
+        if previous_guide is not None:
+            change = cv2.GaussianBlur(cv2.absdiff(guide, previous_guide), (0, 0), 2)
+            weight_new = np.clip(change * (255 / 4), 1 - options.smooth, 1.0)
+            soft = weight_new * soft + (1 - weight_new) * previous_alpha
+        previous_guide, previous_alpha = guide, soft
+        if options.guided_radius > 0:
+            soft = guided_filter(guide, soft, options.guided_radius, options.guided_eps)
+        soft = (soft - 0.5) * EDGE_CONTRAST + 0.5
+        ksize = 2 * options.feather_px + 1
+        soft = np.maximum(soft, cv2.blur(soft, (ksize, ksize)))
+        small_alpha = np.clip(soft * 255, 0, 255).astype(np.uint8)
+        alphas.append(cv2.resize(small_alpha, (width, height), interpolation=cv2.INTER_LINEAR))
+    return alphas
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param(MatteOptions(), id="defaults"),
+        pytest.param(MatteOptions(guided_radius=0), id="no-guided-filter"),
+    ],
+)
+def test_refinement_in_place_matches_the_plain_numpy_steps_within_a_level(
+    options: MatteOptions,
+) -> None:
+    """The matte works in place to save temporaries; over a moving, flickering sequence
+    that must change nothing but the last bit of rounding."""
+    frames = [disc_frame(center=(CENTER[0] + 6 * i, CENTER[1]), seed=i) for i in range(6)]
+    masks = [
+        disc_mask(center=(CENTER[0] + 6 * i, CENTER[1]), radius=RADIUS + (-4) ** (i % 2))
+        for i in range(6)
+    ]
+    matte = Matte(options)
+    expected = reference_refine(options, frames, masks)
+    for index, (frame, mask) in enumerate(zip(frames, masks, strict=True)):
+        alpha = matte.refine(frame, mask).astype(np.int16)
+        assert np.abs(alpha - expected[index]).max() <= 1, f"frame {index}"
 
 
 # --- feathering

@@ -19,13 +19,20 @@ from vbgcam.matte import Matte
 from vbgcam.segmenters import Segmenter
 from vbgcam.shrink import shrink, working_size
 
+# The binary blend copies in bands of this many rows, so the destination rows are still in
+# the cache for the second copy: 0.46 ms instead of 0.49 ms at 1280x720 here (48: 0.47).
+BINARY_STRIP_ROWS = 90
+
 
 def blend_binary(
     frame_bgr: np.ndarray, background_bgr: np.ndarray, mask: np.ndarray, dst: np.ndarray
 ) -> None:
     """``dst`` = the frame where ``mask`` is set (non-zero), the background elsewhere."""
-    np.copyto(dst, background_bgr)
-    cv2.copyTo(frame_bgr, mask, dst)
+    height = dst.shape[0]
+    for top in range(0, height, BINARY_STRIP_ROWS):
+        rows = slice(top, min(height, top + BINARY_STRIP_ROWS))
+        np.copyto(dst[rows], background_bgr[rows])
+        cv2.copyTo(frame_bgr[rows], mask[rows], dst[rows])
 
 
 class SoftBlender:
@@ -33,18 +40,44 @@ class SoftBlender:
 
     A refined matte is 0 or 255 almost everywhere: only a band a few pixels wide along the
     person's outline is partly transparent (4 % of a 720p frame here). So the frame is built
-    from two cheap copies (background everywhere, frame where alpha is 255) and the float
-    blend runs only over the band, found per horizontal strip: 1.4 ms instead of 2.2 ms for
-    a whole-frame ``cv2.blendLinear`` at 1280x720, with identical pixels.
+    from two cheap copies (background everywhere, frame wherever alpha is not 0) and only
+    rectangles covering the band, found per horizontal strip, are blended, in 8-bit
+    OpenCV arithmetic: ``round(frame * alpha / 255) + round(background * (255 - alpha) /
+    255)``, within one level of the exact blend and exact where alpha is 0 or 255.
+    1.3 ms instead of 1.7 ms for the float blend over the same band at 1280x720 here
+    (``cv2.blendLinear`` alone costs 3.5 ns a pixel; these five calls together 1.6).
     """
 
     STRIP_ROWS = 48
     # Band pieces closer than this are blended as one rectangle (fewer, larger calls).
     JOIN_GAP_PX = 16
+    _JOIN = np.ones((1, JOIN_GAP_PX + 1), np.uint8)
 
     def __init__(self) -> None:
-        self._solid: np.ndarray | None = None
-        self._band: np.ndarray | None = None
+        self._shape: tuple[int, int] | None = None
+
+    def _allocate(self, height: int, width: int) -> None:
+        self._shape = (height, width)
+        strips = -(-height // self.STRIP_ROWS)
+        # Padded to whole strips, so one reshape gives every strip's rows.
+        self._band_padded = np.zeros((strips * self.STRIP_ROWS, width), np.uint8)
+        self._band = self._band_padded[:height]
+        self._columns = np.zeros((strips, width + 2), np.int8)
+        # Scratch for one rectangle: at most a strip's rows by the frame's width.
+        self._alpha3 = np.empty((self.STRIP_ROWS, width, 3), np.uint8)
+        self._rest3 = np.empty_like(self._alpha3)
+        self._part = np.empty_like(self._alpha3)
+
+    def _band_rectangles(self) -> list[tuple[int, int, int]]:
+        """(strip, left, right) of each rectangle that covers the band."""
+        width = self._band.shape[1]
+        columns = self._band_padded.reshape(-1, self.STRIP_ROWS, width).max(axis=1)
+        cv2.morphologyEx(columns, cv2.MORPH_CLOSE, self._JOIN, dst=columns)
+        np.not_equal(columns, 0, out=self._columns[:, 1:-1], casting="unsafe")
+        steps = np.diff(self._columns, axis=1)
+        strips, lefts = np.nonzero(steps == 1)
+        rights = np.nonzero(steps == -1)[1]
+        return list(zip(strips.tolist(), lefts.tolist(), rights.tolist(), strict=True))
 
     def blend(
         self,
@@ -53,29 +86,26 @@ class SoftBlender:
         alpha: np.ndarray,
         dst: np.ndarray,
     ) -> None:
-        if self._solid is None or self._solid.shape != alpha.shape:
-            self._solid = np.empty(alpha.shape, np.uint8)
-            self._band = np.empty(alpha.shape, np.uint8)
-        assert self._band is not None
+        height, width = alpha.shape
+        if self._shape != (height, width):
+            self._allocate(height, width)
         np.copyto(dst, background_bgr)
-        cv2.threshold(alpha, 254, 255, cv2.THRESH_BINARY, dst=self._solid)
-        cv2.copyTo(frame_bgr, self._solid, dst)
+        # Also copies the band, which is blended over below.
+        cv2.copyTo(frame_bgr, alpha, dst)
         cv2.inRange(alpha, 1, 254, dst=self._band)
-        height = alpha.shape[0]
-        for top in range(0, height, self.STRIP_ROWS):
-            rows = slice(top, min(height, top + self.STRIP_ROWS))
-            columns = np.flatnonzero(self._band[rows].max(axis=0))
-            if columns.size == 0:
-                continue
-            gaps = np.flatnonzero(np.diff(columns) > self.JOIN_GAP_PX)
-            starts = [int(columns[0]), *(int(columns[g + 1]) for g in gaps)]
-            ends = [*(int(columns[g]) + 1 for g in gaps), int(columns[-1]) + 1]
-            for left, right in zip(starts, ends, strict=True):
-                cut = (rows, slice(left, right))
-                weight = alpha[cut].astype(np.float32) * np.float32(1 / 255)
-                cv2.blendLinear(
-                    frame_bgr[cut], background_bgr[cut], weight, 1 - weight, dst=dst[cut]
-                )
+        for strip, left, right in self._band_rectangles():
+            top = strip * self.STRIP_ROWS
+            cut = (slice(top, min(height, top + self.STRIP_ROWS)), slice(left, right))
+            alpha_cut = alpha[cut]
+            rows, columns = alpha_cut.shape
+            alpha3 = self._alpha3[:rows, :columns]
+            rest3 = self._rest3[:rows, :columns]
+            part = self._part[:rows, :columns]
+            cv2.cvtColor(alpha_cut, cv2.COLOR_GRAY2BGR, dst=alpha3)
+            cv2.bitwise_not(alpha3, dst=rest3)
+            cv2.multiply(frame_bgr[cut], alpha3, dst=part, scale=1 / 255)
+            cv2.multiply(background_bgr[cut], rest3, dst=rest3, scale=1 / 255)
+            cv2.add(part, rest3, dst=dst[cut])
 
 
 @dataclass

@@ -69,40 +69,68 @@ def guided_filter(
     return cv2.add(cv2.multiply(mean_a, guide), mean_b)
 
 
+# Labels are counted one by one up to this many (a compare and a count each, 8 us at the
+# working size); more, and a histogram of the labels does it (130 us).
+FEW_LABELS = 16
+GROW_REMOVAL = np.ones((5, 5), np.uint8)
+
+
+def _label_areas(labels: np.ndarray, count: int) -> np.ndarray:
+    """Pixel count of each label 0..count-1 of a ``connectedComponents`` labelling."""
+    if count > FEW_LABELS:
+        return np.bincount(labels.ravel(), minlength=count)
+    labels_u8 = labels.astype(np.uint8)
+    matches = np.empty_like(labels_u8)
+    areas = np.zeros(count, np.int64)
+    for label in range(1, count):
+        cv2.inRange(labels_u8, label, label, dst=matches)
+        areas[label] = cv2.countNonZero(matches)
+    return areas
+
+
+def _pixels_with(labels: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """uint8 0/255: the pixels whose label is ``chosen`` (one bool per label)."""
+    if chosen.size <= 256:  # a table lookup on 8-bit labels instead of fancy indexing
+        table = np.zeros(256, np.uint8)
+        table[: chosen.size] = np.where(chosen, 255, 0)
+        return cv2.LUT(labels.astype(np.uint8), table)
+    return np.where(chosen[labels], 255, 0).astype(np.uint8)
+
+
 def remove_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
     """Zero foreground blobs and fill background holes smaller than ``min_area`` pixels.
 
     ``mask`` is float32 in [0, 1]; the largest foreground blob is always kept. Returns a
-    new array.
+    new array. Labels without statistics and areas counted only when there is more than
+    one blob: OpenCV's per-label statistics cost 0.2 ms of the 0.25 ms labelling here.
     """
-    solid = (mask >= 0.5).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    solid = cv2.inRange(mask, 0.5, float("inf"))  # mask >= 0.5, as 0/255
+    count, labels = cv2.connectedComponents(solid, connectivity=8, ltype=cv2.CV_16U)
     cleaned = mask.copy()
     if count > 2:
-        areas = stats[1:, cv2.CC_STAT_AREA]
-        keep = np.zeros(count, bool)
-        keep[1:] = areas >= min_area
-        keep[1 + int(np.argmax(areas))] = True
-        if not keep.all():
+        areas = _label_areas(labels, count)
+        drop = areas < min_area
+        drop[0] = False  # the background
+        drop[1 + int(np.argmax(areas[1:]))] = False
+        if drop.any():
+            removed = _pixels_with(labels, drop)
             # soft fringe around a removed blob goes too: grow the removal by 2 px
-            drop = (~keep[labels]).astype(np.uint8) * (solid > 0)
-            drop = cv2.dilate(drop.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-            kept_core = keep[labels] & (solid > 0)
-            cleaned[drop & ~kept_core] = 0
+            grown = cv2.dilate(removed, GROW_REMOVAL)
+            kept = cv2.subtract(solid, removed)
+            cleaned[cv2.subtract(grown, kept) > 0] = 0
     # Holes are rare; find out cheaply (one flood fill) before labelling them.
     # A one-pixel frame of background joins everything that touches the border.
     padded = np.zeros((solid.shape[0] + 2, solid.shape[1] + 2), np.uint8)
     padded[1:-1, 1:-1] = solid
-    cv2.floodFill(padded, None, (0, 0), 2)
-    holes = padded[1:-1, 1:-1] == 0
-    if not holes.any():
+    cv2.floodFill(padded, None, (0, 0), 1)
+    holes = cv2.inRange(padded[1:-1, 1:-1], 0, 0)
+    if cv2.countNonZero(holes) == 0:
         return cleaned
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(
-        holes.astype(np.uint8), connectivity=4
-    )
-    small = np.zeros(count, bool)
-    small[1:] = stats[1:, cv2.CC_STAT_AREA] < min_area
-    cleaned[small[labels]] = 1.0
+    count, labels = cv2.connectedComponents(holes, connectivity=4, ltype=cv2.CV_16U)
+    fill = _label_areas(labels, count) < min_area
+    fill[0] = False  # the outside and the person
+    if fill.any():
+        cleaned[_pixels_with(labels, fill) > 0] = 1.0
     return cleaned
 
 
@@ -156,23 +184,29 @@ class Matte:
             assert self._previous_alpha is not None
             change = cv2.GaussianBlur(cv2.absdiff(guide, self._previous_guide), (0, 0), 2)
             # A grey change of 4 levels or more counts as motion: take the new mask there.
-            weight_new = np.clip(change * (255 / 4), 1 - options.smooth, 1.0)
-            soft = weight_new * soft + (1 - weight_new) * self._previous_alpha
+            weight_new = np.multiply(change, np.float32(255 / 4), out=change)
+            np.clip(weight_new, 1 - options.smooth, 1.0, out=weight_new)
+            # new * w + previous * (1 - w) as previous + (new - previous) * w, in place with
+            # OpenCV instead of NumPy's four temporaries: 0.03 ms less a frame here.
+            step = cv2.subtract(soft, self._previous_alpha, dst=soft)
+            soft = cv2.add(self._previous_alpha, cv2.multiply(step, weight_new, dst=step), dst=step)
         self._previous_guide = guide
         self._previous_alpha = soft
 
         if options.guided_radius > 0:
             soft = guided_filter(guide, soft, options.guided_radius, options.guided_eps)
+        else:  # the steps below work in place; the smoothing keeps this one
+            soft = soft.copy()
         # A network's "90 % sure" is a person, not a 90 %-opaque person: stretch the
-        # middle of the range so the inside is solid and the edge ramp narrow.
-        soft = (soft - 0.5) * EDGE_CONTRAST + 0.5
+        # middle of the range so the inside is solid and the edge ramp narrow. In place and
+        # straight to 0..255: 0.04 ms less a frame here than with NumPy temporaries.
+        np.multiply(soft, np.float32(EDGE_CONTRAST * 255), out=soft)
+        np.add(soft, np.float32((0.5 - 0.5 * EDGE_CONTRAST) * 255), out=soft)
         if options.feather_px > 0:
             ksize = 2 * options.feather_px + 1
-            soft = np.maximum(soft, cv2.blur(soft, (ksize, ksize)))
+            cv2.max(soft, cv2.blur(soft, (ksize, ksize)), dst=soft)
+        np.clip(soft, 0, 255, out=soft)
         cv2.resize(
-            np.clip(soft * 255, 0, 255).astype(np.uint8),
-            (width, height),
-            dst=self._alpha,
-            interpolation=cv2.INTER_LINEAR,
+            soft.astype(np.uint8), (width, height), dst=self._alpha, interpolation=cv2.INTER_LINEAR
         )
         return self._alpha

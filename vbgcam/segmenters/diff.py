@@ -27,7 +27,13 @@ from vbgcam.shrink import working_copy
 RELEASE_LEVELS = 10
 # How fast the learned background follows the picture where no person is (per frame).
 BACKGROUND_RATE = 0.05
+# The largest still-frame count (int32), as the top of an ``inRange``.
+COUNT_MAX = 2**31 - 1
 SPECK_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+# The original method runs in bands of this many rows, each one difference, grey, threshold
+# and copy before the next, so the frame is read from memory once and the intermediates stay
+# in the cache: 0.75 ms instead of 1.02 ms per 1280x720 frame here (16 rows: 0.86, 90: 0.78).
+ORIGINAL_STRIP_ROWS = 48
 
 
 class DiffSegmenter:
@@ -57,14 +63,21 @@ class DiffSegmenter:
     def _segment_original(self, frame_bgr: np.ndarray) -> np.ndarray:
         if self._previous is None or self._previous.shape != frame_bgr.shape:
             self._previous = frame_bgr.copy()
-            self._difference = np.empty_like(frame_bgr)
-            self._grey = np.empty(frame_bgr.shape[:2], np.uint8)
+            strip_shape = (min(ORIGINAL_STRIP_ROWS, frame_bgr.shape[0]), *frame_bgr.shape[1:])
+            self._difference = np.empty(strip_shape, np.uint8)
+            self._grey = np.empty(strip_shape[:2], np.uint8)
             self._mask = np.zeros(frame_bgr.shape[:2], np.uint8)
             return self._mask
-        cv2.absdiff(frame_bgr, self._previous, dst=self._difference)
-        cv2.cvtColor(self._difference, cv2.COLOR_BGR2GRAY, dst=self._grey)
-        cv2.threshold(self._grey, self.threshold, 255, cv2.THRESH_BINARY, dst=self._mask)
-        np.copyto(self._previous, frame_bgr)
+        height = frame_bgr.shape[0]
+        for top in range(0, height, ORIGINAL_STRIP_ROWS):
+            rows = slice(top, min(height, top + ORIGINAL_STRIP_ROWS))
+            count = rows.stop - top
+            frame_rows, previous_rows = frame_bgr[rows], self._previous[rows]
+            difference, grey = self._difference[:count], self._grey[:count]
+            cv2.absdiff(frame_rows, previous_rows, dst=difference)
+            cv2.cvtColor(difference, cv2.COLOR_BGR2GRAY, dst=grey)
+            cv2.threshold(grey, self.threshold, 255, cv2.THRESH_BINARY, dst=self._mask[rows])
+            np.copyto(previous_rows, frame_rows)
         return self._mask
 
     # --- the improved method, at working size ----------------------------------------
@@ -75,10 +88,18 @@ class DiffSegmenter:
         self._still_frames = np.zeros(grey.shape, np.int32)
         self._background = grey.astype(np.float32)
         # Learned background is trusted only where it has been seen without a person.
-        self._background_seen = np.zeros(grey.shape, bool)
+        self._background_seen = np.zeros_like(grey)
+        # Per-frame scratch, all 0/255 masks but the grey levels.
+        self._grey_levels = np.empty(grey.shape, np.float32)
+        self._distance = np.empty(grey.shape, np.float32)
+        self._released = np.empty_like(grey)
+        self._expired = np.empty_like(grey)
+        self._empty = np.empty_like(grey)
         return self._person
 
     def _segment_improved(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None) -> np.ndarray:
+        # The masks are 0/255 and combined with OpenCV's bitwise operations: 0.45 ms a
+        # frame instead of 0.53 ms with NumPy booleans at 320x180 here, same masks.
         small = working_copy(frame_bgr, small_bgr)
         work_w = small.shape[1]
         grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
@@ -91,29 +112,38 @@ class DiffSegmenter:
             # Isolated specks are noise; a person moves as a connected region.
             motion = cv2.morphologyEx(motion, cv2.MORPH_OPEN, SPECK_KERNEL)
 
-        moving = motion > 0
-        np.copyto(self._still_frames, 0, where=moving)
-        np.add(self._still_frames, 1, out=self._still_frames, where=~moving)
-        held = self._person > 0
+        # Frames without motion, per pixel: 0 where it moves, one more elsewhere.
+        still = self._still_frames
+        np.add(still, 1, out=still)
+        still[motion > 0] = 0
         if self.hold_frames > 0:
-            grey_levels = grey.astype(np.float32)
-            visible_again = self._background_seen & (
-                cv2.absdiff(grey_levels, self._background) < RELEASE_LEVELS
+            # Where the person was, they stay, unless the learned background shows again
+            # or the hold expired; a moving pixel is the person anyway.
+            np.copyto(self._grey_levels, grey)
+            cv2.absdiff(self._grey_levels, self._background, dst=self._distance)
+            released = cv2.compare(  # type: ignore[call-overload]  # a scalar is fine
+                self._distance, RELEASE_LEVELS, cv2.CMP_LT, dst=self._released
             )
-            expired = self._still_frames > self.hold_frames
-            held &= ~((visible_again | expired) & ~moving)
+            cv2.bitwise_and(released, self._background_seen, dst=released)
+            expired = cv2.inRange(still, self.hold_frames + 1, COUNT_MAX, dst=self._expired)
+            cv2.bitwise_or(released, expired, dst=released)
+            held = cv2.subtract(self._person, released, dst=released)
+            person = cv2.bitwise_or(motion, held)
         else:
-            held[:] = False
-
-        person = np.where(moving | held, 255, 0).astype(np.uint8)
+            person = motion
         if self.clean:
             close_px = max(3, work_w // 16) | 1
             person = solidify(person, open_px=0, close_px=close_px)
         self._person = person
 
-        empty = person == 0
-        cv2.accumulateWeighted(grey, self._background, BACKGROUND_RATE, mask=empty.astype(np.uint8))
-        self._background_seen |= empty & (self._still_frames > 2)
+        empty = cv2.inRange(person, 0, 0, dst=self._empty)
+        cv2.accumulateWeighted(grey, self._background, BACKGROUND_RATE, mask=empty)
+        seen_now = cv2.inRange(still, 3, COUNT_MAX, dst=self._expired)
+        cv2.bitwise_or(
+            self._background_seen,
+            cv2.bitwise_and(empty, seen_now, dst=seen_now),
+            dst=self._background_seen,
+        )
         return self._person
 
     def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
