@@ -209,6 +209,11 @@ def test_a_deleted_video_file_shows_the_card_within_a_second_and_plays_again_onc
     assert cards[0] - deleted_at < CARD_WITHIN_S
     assert deleted_at < cards[0] and cards[-1] < restored_at + 3.0
     recovered_at = next(f.received_ts for f in others if f.received_ts > cards[-1])
+    print(
+        f"file deleted: card after {cards[0] - deleted_at:.2f} s; restored: camera back after "
+        f"{recovered_at - restored_at:.2f} s; {rate_fps(stamps, deleted_at, recovered_at):.1f} fps"
+        " meanwhile"
+    )
     assert stamps[-1] - recovered_at > 0.9, "the clip did not play on after it came back"
     assert_rate_kept(stamps, stamps[0], stamps[-1])
     assert_rate_kept(stamps, deleted_at, recovered_at)
@@ -259,6 +264,12 @@ def test_read_errors_on_a_schedule_keep_the_rate_and_the_camera_comes_back(
     assert fault_end <= recovered_at < fault_end + 0.5, "the camera did not come back at once"
     after = [n for t, n in camera if t >= recovered_at]
     assert after == sorted(after) and after[-1] - after[0] > 20, "no stream after recovery"
+    shown = f"card after {cards[0] - fault_start:.2f} s" if cards else "no card"
+    print(
+        f"read errors for {fault_end - fault_start:.1f} s: {shown}; camera back "
+        f"{recovered_at - fault_end:.2f} s after; "
+        f"{rate_fps(stamps, fault_start, recovered_at):.1f} fps meanwhile"
+    )
     if card_expected:
         assert fault_start < cards[0] < fault_start + CARD_WITHIN_S
         assert cards[-1] < recovered_at
@@ -308,6 +319,12 @@ def test_a_read_that_hangs_shows_the_card_within_a_second_and_the_camera_comes_b
     last_before = max(n for t, n in camera if t < stuck.read_returned_at)
     recovered_at = next(t for t, n in camera if n > last_before)
     assert cards, "the card was never shown"
+    print(
+        f"read hung: card after {cards[0] - hang_start:.2f} s (read returned after "
+        f"{stuck.read_returned_at - hang_start:.2f} s); camera back "
+        f"{recovered_at - stuck.read_returned_at:.2f} s after it returned; "
+        f"{rate_fps(stamps, hang_start, recovered_at):.1f} fps meanwhile"
+    )
     assert hang_start < cards[0] < hang_start + CARD_WITHIN_S
     assert cards[0] < stuck.read_returned_at, "the card waited for the hung read to return"
     assert cards[-1] < recovered_at

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 STALL_REPORT_AFTER = 30
 RETRY_DELAY_S = 0.02
 # A source that gives no frame for this long is closed and reopened (with a reopen factory).
-LOST_AFTER_S = 1.0
+LOST_AFTER_S = 0.8
 # ...except right after opening: some UVC cameras need over a second to deliver their first
 # frame (exposure settling), and abandoning that read would reopen them in a loop.
 FIRST_FRAME_WITHIN_S = 3.0
