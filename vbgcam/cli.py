@@ -760,6 +760,18 @@ def devices() -> None:
 
 
 @app.command(
+    "bench",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def benchmark(ctx: typer.Context) -> None:
+    """Measure speed: compositor vs the tutorial loop, live path, PipeWire camera (--help)."""
+    from vbgcam.bench_all import main as run_benchmarks
+
+    raise typer.Exit(run_benchmarks(list(ctx.args)))
+
+
+@app.command(
     "eval",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     add_help_option=False,
