@@ -52,3 +52,39 @@ def test_an_unknown_failure_is_passed_on_in_one_line(refusing: type[RefusingDevi
     refusing.reason = "something\nodd"
     with pytest.raises(OutputError, match="cannot open the virtual camera: something; odd"):
         VirtualCamera((1280, 720), 30, device=None, backend="refusing")
+
+
+class NamedCameraMissing:
+    """pyvirtualcam's v4l2loopback answer for a --device that is not a /dev node."""
+
+    def __init__(self, *, device: str | None = None, **_: Any) -> None:
+        raise RuntimeError(f"Device {device} does not exist.")
+
+
+class NoPipeWire:
+    def __init__(self, **_: Any) -> None:
+        raise RuntimeError(
+            "no PipeWire daemon is running for this user; start it with: systemctl --user "
+            "start pipewire wireplumber (stream error: Invalid argument)"
+        )
+
+
+@pytest.fixture
+def kernel_and_pipewire_missing() -> Iterator[None]:
+    saved = dict(pyvirtualcam.camera.BACKENDS)
+    pyvirtualcam.camera.BACKENDS.clear()
+    pyvirtualcam.register_backend("v4l2loopback", NamedCameraMissing)
+    pyvirtualcam.register_backend("pipewire", NoPipeWire)
+    yield
+    pyvirtualcam.camera.BACKENDS.clear()
+    pyvirtualcam.camera.BACKENDS.update(saved)
+
+
+@pytest.mark.usefixtures("kernel_and_pipewire_missing")
+def test_a_named_camera_reports_why_pipewire_failed_not_modprobe() -> None:
+    with pytest.raises(OutputError) as info:
+        VirtualCamera((1280, 720), 30, device="VBG Camera", backend=None)
+    message = str(info.value)
+    assert "PipeWire camera 'VBG Camera'" in message
+    assert "systemctl --user start pipewire" in message
+    assert "modprobe" not in message and "another program sends to it" not in message

@@ -9,6 +9,7 @@ outside the rectangle must be the background picture.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -217,6 +218,22 @@ def test_stalled_consumer_does_not_stop_the_camera_and_the_next_consumer_gets_fr
     assert any(sign in r.reason for r in rebuilds for sign in stall_signs), rebuilds
     for rebuild in rebuilds:
         assert rebuild.took_s < 1.0, rebuild
+
+
+def test_the_camera_comes_back_by_itself_after_pipewire_restarts(
+    running_camera: RunningCamera, pipewire_env: PrivatePipeWire, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="vbgcam.pipewire_camera")
+    consume(pipewire_env.env, 5)
+    pipewire_env.restart_daemon(down_s=4.0)  # long enough for the "unavailable" warning
+    running_camera.wait_ready(timeout_s=10)
+    consumer = consume(pipewire_env.env, 20)
+    assert len(consumer.frames) >= 20
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("PipeWire camera unavailable" in m for m in messages), messages
+    assert any("PipeWire camera is back" in m for m in messages), messages
+    running_camera.wait_ready()  # PipeWire 1.x: the consumer that left ended the producer
+    assert pipewire_env.node_published("vbgcam")
 
 
 def test_ten_connect_disconnect_cycles_leave_the_camera_working(

@@ -227,10 +227,13 @@ def _either_camera(findings: list[Finding], pipewire: pipewire_info.PipeWireStat
     if not pipewire.usable:
         return
     for i, finding in enumerate(findings):
-        if finding.status == FAIL and "v4l2loopback is not loaded" in finding.what:
+        if finding.status == FAIL and (
+            "v4l2loopback is not loaded" in finding.what
+            or "v4l2loopback made no device" in finding.what
+        ):
             findings[i] = Finding(
                 WARN,
-                "v4l2loopback is not loaded: the PipeWire camera is used instead "
+                f"{finding.what.split(':')[0]}: the PipeWire camera is used instead "
                 "(Chromium needs --enable-features=WebRtcPipeWireCamera)",
                 finding.fix,
             )

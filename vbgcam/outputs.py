@@ -72,12 +72,18 @@ def _open_error(error: RuntimeError, device: str | None) -> OutputError:
             f"found; create one with: {MODPROBE}. PipeWire camera: {pipewire}. "
             "Fix either one (or run with --device none)"
         )
+    if pipewire is not None and device and not device.startswith("/dev/"):
+        # A name, not a device file: the PipeWire camera was meant.
+        return OutputError(f"cannot open the PipeWire camera '{device}': {pipewire}")
     text = "; ".join(reasons.values())
-    if "No v4l2 loopback device found" in text:
+    # The kernel device's own reason decides the kernel device's advice; with a single
+    # backend asked for (tests, other platforms) that is the only reason there is.
+    device_reason = v4l2 if "v4l2loopback" in reasons else text
+    if "No v4l2 loopback device found" in device_reason:
         return OutputError(f"no v4l2loopback device found; {_missing_device_hint()}")
-    if device and "does not exist" in text:
+    if device and "does not exist" in device_reason:
         return OutputError(f"virtual camera {device} does not exist; {_missing_device_hint()}")
-    lowered = text.lower()
+    lowered = device_reason.lower()
     if "busy" in lowered or "invalid argument" in lowered:
         return OutputError(
             f"cannot open the virtual camera: {text}. Likely cause: another program sends to "

@@ -37,6 +37,11 @@ PUBLISH_TIMEOUT_S = 5.0
 # the rebuild starts within a second of the fault.
 STALL_S = 0.7
 WATCH_TICK_S = 0.1
+# While PipeWire itself is gone, restarts back off from this to that, and the user hears
+# about it once it has lasted this long.
+REBUILD_FIRST_DELAY_S = 0.25
+REBUILD_MAX_DELAY_S = 4.0
+UNAVAILABLE_WARNING_AFTER_S = 3.0
 ACCEPTED_FORMATS = ("24BG",)  # BGR, converted here to what this PipeWire's sink takes
 CONVERSIONS = {"I420": cv2.COLOR_BGR2YUV_I420, "YUY2": cv2.COLOR_BGR2YUV_YUY2}
 
@@ -101,7 +106,13 @@ class PipeWireCamera:
         self.frames_written = 0
         self._logged_reasons: set[str] = set()
         self._rebuilding = False
+        self._period_s = 1.0 / fps
         self._producer = self._start_producer()
+        if pipewire_info.session_manager() is None:
+            log.warning(
+                "PipeWire runs without a session manager: apps will list 'VBG Camera' but "
+                "never get a frame; start one with: systemctl --user start wireplumber"
+            )
         self._writer = threading.Thread(target=self._write_frames, name="pipewire-writer")
         self._watchdog = threading.Thread(target=self._watch, name="pipewire-watchdog")
         self._writer.start()
@@ -110,16 +121,17 @@ class PipeWireCamera:
 
     @staticmethod
     def _preflight() -> str | None:
-        """Cheap checks first, so a machine without PipeWire fails in milliseconds."""
+        """Cheap checks first, so a machine without PipeWire fails in milliseconds; then
+        whether a daemon answers (a stale socket after a crash does not)."""
         path = pipewire_info.socket_path()
         if (path is None or not path.exists()) and pipewire_info.library_version() is None:
             return f"PipeWire is not installed; install it with: {pipewire_info.INSTALL}"
-        if path is None or not path.exists():
-            return (
-                "no PipeWire daemon is running for this user "
-                f"(no socket {path or '$XDG_RUNTIME_DIR/pipewire-0'}); "
-                f"start it with: {pipewire_info.START}"
-            )
+        no_daemon = (
+            f"no PipeWire daemon is running for this user (no answer on "
+            f"{path or '$XDG_RUNTIME_DIR/pipewire-0'}); start it with: {pipewire_info.START}"
+        )
+        if path is None or not path.exists() or not pipewire_info.daemon_running():
+            return no_daemon
         if not pipewire_info.gst_sink_available():
             return (
                 "GStreamer's pipewiresink is missing; install it with: "
@@ -128,9 +140,17 @@ class PipeWireCamera:
         return None
 
     def _start_producer(self) -> GstProducer:
-        producer = GstProducer(self._command)
-        if not producer.wait_published(self._black.data.cast("B"), PUBLISH_TIMEOUT_S):
-            why = producer.why_it_failed()
+        try:
+            producer = GstProducer(self._command)
+        except OSError as exc:  # gst-launch gone, or no processes/memory left
+            raise RuntimeError(f"cannot start gst-launch-1.0: {exc.strerror or exc}") from exc
+        if not producer.wait_published(
+            self._black.data.cast("B"), PUBLISH_TIMEOUT_S, stop=self._stop
+        ):
+            if producer.alive:
+                why = f"no answer within {PUBLISH_TIMEOUT_S:g} s, stream {producer.state}"
+            else:
+                why = producer.why_it_failed()
             producer.stop()
             raise RuntimeError(f"PipeWire did not accept the camera node ({why})")
         return producer
@@ -191,12 +211,16 @@ class PipeWireCamera:
     def _fault(self, producer: GstProducer) -> str | None:
         if not producer.alive:
             return f"the PipeWire producer exited ({producer.why_it_failed()})"
+        if producer.state in ("unconnected", "error"):  # the daemon went away or restarted
+            return f"PipeWire disconnected the camera (stream {producer.state})"
         now = time.monotonic()
         started = self._write_started
         if started is not None and now - started > STALL_S:
             return "a frame write blocked (PipeWire stopped taking frames)"
-        sending = now - self._last_send < STALL_S
-        if sending and producer.stalled_for() > STALL_S:
+        # At least three frames must have gone unanswered, whatever the output rate.
+        patience_s = max(STALL_S, 3 * self._period_s)
+        sending = now - self._last_send < patience_s
+        if sending and producer.stalled_for() > patience_s:
             return "the linked consumer stopped getting frames"
         return None
 
@@ -215,6 +239,8 @@ class PipeWireCamera:
         return not self._rebuilding and producer.alive and producer.state in ("paused", "streaming")
 
     def _rebuild(self, reason: str) -> None:
+        """Replace the producer; while PipeWire itself is gone, retry with backoff (0.25 s
+        doubling to 4 s), say so once after a few seconds, and say when it is back."""
         self._rebuilding = True
         started = time.monotonic()
         kind = reason.split(" (")[0]
@@ -222,12 +248,27 @@ class PipeWireCamera:
         self._logged_reasons.add(kind)
         log.log(level, "%s; restarting it (logged once)", reason)
         self._producer.stop()
+        delay_s, warned = REBUILD_FIRST_DELAY_S, False
         while not self._stop.is_set():
+            problem = self._preflight()
             try:
-                self._producer = self._start_producer()
-                break
+                if problem:
+                    raise RuntimeError(problem)
+                producer = self._start_producer()
             except RuntimeError as exc:
+                if not warned and time.monotonic() - started > UNAVAILABLE_WARNING_AFTER_S:
+                    log.warning("PipeWire camera unavailable: %s (retrying)", exc)
+                    warned = True
                 log.debug("PipeWire producer restart failed: %s", exc)
-                self._stop.wait(0.5)
-        self.rebuilds.append(Rebuild(reason, time.monotonic() - started))
+                self._stop.wait(delay_s)
+                delay_s = min(2 * delay_s, REBUILD_MAX_DELAY_S)
+                continue
+            if self._stop.is_set():  # closed meanwhile: close() stops what it finds
+                self._producer = producer
+                break
+            self._producer = producer
+            self.rebuilds.append(Rebuild(reason, time.monotonic() - started))
+            if warned:
+                log.info("PipeWire camera is back")
+            break
         self._rebuilding = False

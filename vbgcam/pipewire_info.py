@@ -21,6 +21,7 @@ PACKAGES = "pipewire wireplumber gstreamer1.0-pipewire gstreamer1.0-tools"
 INSTALL = f"sudo apt install {PACKAGES}"
 START = "systemctl --user start pipewire wireplumber"
 TOOL_TIMEOUT_S = 3.0
+GST_INSPECT_TIMEOUT_S = 30.0
 
 
 def socket_path(environ: dict[str, str] | None = None) -> Path | None:
@@ -34,7 +35,7 @@ def socket_path(environ: dict[str, str] | None = None) -> Path | None:
     return Path(folder) / remote if folder else None
 
 
-def _run(command: list[str]) -> str | None:
+def _run(command: list[str], timeout_s: float = TOOL_TIMEOUT_S) -> str | None:
     """The tool's standard output, or None when it is missing, fails or hangs."""
     if shutil.which(command[0]) is None:
         return None
@@ -43,7 +44,7 @@ def _run(command: list[str]) -> str | None:
             command,
             capture_output=True,
             text=True,
-            timeout=TOOL_TIMEOUT_S,
+            timeout=timeout_s,
             stdin=subprocess.DEVNULL,
             check=False,
         )
@@ -66,10 +67,13 @@ def library_version() -> tuple[int, int, int] | None:
 
 
 def daemon_running(environ: dict[str, str] | None = None) -> bool:
-    """A PipeWire daemon answers on the socket (not just a stale socket file)."""
+    """A PipeWire daemon answers on the socket (not just a stale socket file). Without
+    ``pw-cli`` to ask (a separate package on some systems), the socket has to do."""
     path = socket_path(environ)
     if path is None or not path.exists():
         return False
+    if shutil.which("pw-cli") is None:
+        return True
     return _run(["pw-cli", "info", "0"]) is not None
 
 
@@ -82,6 +86,8 @@ def clients() -> list[str]:
 def session_manager() -> str | None:
     """The running session manager, which links consumers to our node; without one a
     browser sees the camera but never gets a frame."""
+    if shutil.which("pw-cli") is None:
+        return "unknown (pw-cli is not installed)"
     for name in clients():
         for manager in SESSION_MANAGERS:
             if name.startswith(manager):
@@ -93,7 +99,8 @@ def gst_sink_available() -> bool:
     """GStreamer's ``pipewiresink`` element and ``gst-launch-1.0`` to run it."""
     return (
         shutil.which("gst-launch-1.0") is not None
-        and _run(["gst-inspect-1.0", "pipewiresink"]) is not None
+        # The first run after installing builds GStreamer's plugin registry: seen at 20 s.
+        and _run(["gst-inspect-1.0", "pipewiresink"], GST_INSPECT_TIMEOUT_S) is not None
     )
 
 

@@ -37,9 +37,18 @@ STREAM_STATES = {
     "2": "paused",
     "3": "streaming",
 }
-_STATE = re.compile(r"stream state[^\w-]*(-?\w+)")
+_STATE = re.compile(r"stream state\W*(-1|[0-3]|error|unconnected|connecting|paused|streaming)\b")
 _FLOW = re.compile(r"on_process|push buffer|queued pwbuffer")
 _ERROR = re.compile(r"\bERROR\b|^ERROR:|error:", re.IGNORECASE)
+
+
+def _plain(line: str) -> str:
+    """'0:00:00.008 2837 0x55.. WARN pipewiresink gstpipewiresink.c:849:...: error: Failed to
+    connect' -> 'Failed to connect'; 'ERROR: from element ...: x' -> 'x'."""
+    for marker in ("error: ", "ERROR: "):
+        if marker in line:
+            line = line.rsplit(marker, 1)[1]
+    return line.strip()
 
 
 def safe_description(description: str) -> str:
@@ -48,11 +57,17 @@ def safe_description(description: str) -> str:
     return cleaned or "VBG Camera"
 
 
+def is_old(version: tuple[int, int, int] | None) -> bool:
+    """PipeWire 0.3; an unknown version (no ``pipewire``/``pw-cli`` here, e.g. a container
+    talking to the host's daemon) is taken for a current 1.x."""
+    return version is not None and version < (1, 0, 0)
+
+
 def pixel_format(version: tuple[int, int, int] | None) -> str:
     """I420 where it works (PipeWire 0.3: smallest, cheapest to convert); YUY2 on 1.x, whose
     ``pipewiresink`` refuses a one-block I420 buffer ("plane num not matching, meta:3
     buffer:1") and sends nothing. Both are what Chromium takes."""
-    return "I420" if version is not None and version < (1, 0, 0) else "YUY2"
+    return "I420" if is_old(version) else "YUY2"
 
 
 def frame_bytes(size: tuple[int, int], fmt: str) -> int:
@@ -96,7 +111,7 @@ def producer_command(
         "colorimetry=bt601",  # what OpenCV's BGR to I420/YUY2 writes, at every size
         "!",
     ]
-    if version is None or version < (1, 0, 0):
+    if is_old(version):
         command += ["identity", "drop-allocation=true", "!"]
     command += [
         "pipewiresink",
@@ -159,9 +174,12 @@ class GstProducer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def wait_published(self, first_frame: memoryview, timeout_s: float) -> bool:
+    def wait_published(
+        self, first_frame: memoryview, timeout_s: float, stop: threading.Event | None = None
+    ) -> bool:
         """Write ``first_frame`` and say whether the node was published (stream ``paused`` or
-        later) within the time: GStreamer only connects to PipeWire once a frame prerolls."""
+        later) within the time: GStreamer only connects to PipeWire once a frame prerolls.
+        Gives up early when ``stop`` is set (the camera is closing)."""
         deadline = self.clock() + timeout_s
         primer = threading.Thread(
             target=self._write_quietly, args=(first_frame,), name="pipewire-prime", daemon=True
@@ -170,7 +188,7 @@ class GstProducer:
         with self._changed:
             while self.state in ("connecting", "unconnected") and self.alive:
                 left = deadline - self.clock()
-                if left <= 0:
+                if left <= 0 or (stop is not None and stop.is_set()):
                     return False
                 self._changed.wait(min(left, 0.05))
         return self.alive and self.state not in ("error", "connecting", "unconnected")
@@ -194,8 +212,10 @@ class GstProducer:
         self.process.stdin.flush()
 
     def why_it_failed(self) -> str:
+        """The exit code and what GStreamer said, without its debug-line prefixes."""
         code = self.process.poll()
-        said = "; ".join(line for line in self.tail if line.strip())
+        plain = (_plain(line) for line in self.tail if "Additional debug info" not in line)
+        said = "; ".join(dict.fromkeys(line for line in plain if line))
         status = f"exit code {code}" if code is not None else "still running"
         return f"{status}: {said}" if said else status
 

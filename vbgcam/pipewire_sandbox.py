@@ -91,11 +91,27 @@ class PrivatePipeWire:
             "dbus.log",
         )
         self._wait_for(lambda: bus.exists(), "the session bus")
+        self._start_daemon()
+        return self
+
+    def _start_daemon(self) -> None:
         self._spawn(["pipewire"], "pipewire.log")
         self._wait_for(lambda: (self.runtime_dir / "pipewire-0").exists(), "pipewire's socket")
         self._spawn(["wireplumber"], "wireplumber.log")
         self._wait_for(lambda: "WirePlumber [export]" in self.pw_cli("ls", "Client"), "wireplumber")
-        return self
+
+    def restart_daemon(self, down_s: float = 1.0) -> None:
+        """Kill PipeWire and WirePlumber (as a crash or `systemctl --user restart` would),
+        leave them down for ``down_s``, start them again."""
+        daemons = self.processes[1:]  # everything after the session bus
+        for process in daemons:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            self.processes.remove(process)
+        (self.runtime_dir / "pipewire-0").unlink(missing_ok=True)
+        (self.runtime_dir / "pipewire-0.lock").unlink(missing_ok=True)
+        time.sleep(down_s)
+        self._start_daemon()
 
     def pw_cli(self, *args: str) -> str:
         done = subprocess.run(
