@@ -28,14 +28,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vbgcam.backgrounds import make_background
-from vbgcam.compose import Compositor
+from vbgcam.compose import compositor_for
 from vbgcam.demo_scene import make_beach
-from vbgcam.effects import make_effects
 from vbgcam.errors import ModelError
-from vbgcam.matte import make_matte
 from vbgcam.pipeline import Pipeline
-from vbgcam.segmenters import make_segmenter
 from vbgcam.settings import Settings, build_settings
 from vbgcam.sources import DemoSource, Source, VideoFileSource
 
@@ -64,16 +60,6 @@ def _settings(size: tuple[int, int], segmenter: str, beach: Path) -> Settings:
             "segmenter.name": segmenter,
             "background.path": str(beach),
         }
-    )
-
-
-def _compositor(settings: Settings) -> Compositor:
-    size = settings.camera.size
-    return Compositor(
-        make_segmenter(settings.segmenter, settings.camera.fps),
-        make_background(settings.background, size),
-        make_matte(settings.matte),
-        make_effects(settings.background, size),
     )
 
 
@@ -107,7 +93,7 @@ def _threaded_flat_out(
     the newest frame each time, as it does live."""
     source = _open(input_name, clip, size)
     source.fps = 10_000.0
-    pipeline = Pipeline(source, _compositor(settings), [_ConvertingSink(size)], size, 30.0)
+    pipeline = Pipeline(source, compositor_for(settings), [_ConvertingSink(size)], size, 30.0)
     runner = threading.Thread(target=pipeline.run, name="bench-pipeline")
     runner.start()
     try:
@@ -132,7 +118,7 @@ def bench_one(
     settings = _settings(size, segmenter, beach)
     # Flat out: each stage back to back on one thread, timed separately.
     source = _open(input_name, clip, size)
-    compositor = _compositor(settings)
+    compositor = compositor_for(settings)
     frame = np.empty((size[1], size[0], 3), np.uint8)
     out = np.empty_like(frame)
     i420 = np.empty((size[1] * 3 // 2, size[0]), np.uint8)
@@ -163,7 +149,7 @@ def bench_one(
 
     # Paced: the real threaded pipeline at 30 fps, measured after a second of warm-up.
     sink = _ConvertingSink(size)
-    pipeline = Pipeline(_open(input_name, clip, size), _compositor(settings), [sink], size, 30.0)
+    pipeline = Pipeline(_open(input_name, clip, size), compositor_for(settings), [sink], size, 30.0)
     runner = threading.Thread(target=pipeline.run, name="bench-pipeline")
     runner.start()
     try:

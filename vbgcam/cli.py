@@ -25,19 +25,16 @@ import typer
 
 from vbgcam import __version__
 from vbgcam.backgrounds import Background, make_background
-from vbgcam.compose import Compositor
+from vbgcam.compose import Compositor, compositor_for
 from vbgcam.config_watch import ConfigWatcher
 from vbgcam.control import ControlServer, make_token, remove_token_file, write_token_file
 from vbgcam.ctl import ctl_app
-from vbgcam.effects import make_effects
 from vbgcam.errors import ConfigError, OutputError, SourceError, VbgcamError
 from vbgcam.live import LiveController
-from vbgcam.matte import make_matte
 from vbgcam.models_cli import models_app, offer_pull
 from vbgcam.on_demand import ConsumerWatch
 from vbgcam.outputs import FrameSink, VirtualCamera, open_sinks
 from vbgcam.pipeline import Pipeline
-from vbgcam.segmenters import make_segmenter
 from vbgcam.settings import SEGMENTER_NAMES, Settings, load_settings
 from vbgcam.sources import DemoSource, VideoFileSource, open_source
 
@@ -295,9 +292,7 @@ def _build_compositor(
     settings: Settings, background: Background, size: tuple[int, int]
 ) -> Compositor:
     """Built last, once files and devices are known good: it may warn about the model."""
-    segmenter = make_segmenter(settings.segmenter, settings.camera.fps)
-    effects = make_effects(settings.background, size)
-    return Compositor(segmenter, background, make_matte(settings.matte), effects)
+    return compositor_for(settings, background)
 
 
 @app.command()

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vbgcam.backgrounds import Background
-from vbgcam.effects import Effects
-from vbgcam.matte import Matte
-from vbgcam.segmenters import Segmenter
+from vbgcam.backgrounds import Background, make_background
+from vbgcam.effects import Effects, make_effects
+from vbgcam.matte import Matte, make_matte
+from vbgcam.segmenters import Segmenter, make_segmenter
+from vbgcam.settings import Settings
 from vbgcam.shrink import shrink, working_size
 
 # The binary blend copies in bands of this many rows, so the destination rows are still in
@@ -227,3 +228,16 @@ class Compositor:
             blend_ms=(time.perf_counter() - blend_at) * 1e3,
         )
         return alpha
+
+
+def compositor_for(settings: Settings, background: Background | None = None) -> Compositor:
+    """The compositor a settings snapshot describes (``background`` when already built, so
+    the caller can check its files first): the one recipe the daemon, the benchmarks and
+    the soak share."""
+    size = settings.camera.size
+    return Compositor(
+        make_segmenter(settings.segmenter, settings.camera.fps),
+        background if background is not None else make_background(settings.background, size),
+        make_matte(settings.matte),
+        make_effects(settings.background, size),
+    )

@@ -38,15 +38,11 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from vbgcam.backgrounds import make_background
-from vbgcam.compose import Compositor
+from vbgcam.compose import compositor_for
 from vbgcam.demo_scene import make_beach
-from vbgcam.effects import make_effects
 from vbgcam.errors import ConfigError, VbgcamError
-from vbgcam.matte import make_matte
 from vbgcam.outputs import FrameSink, VirtualCamera
 from vbgcam.pipeline import Pipeline
-from vbgcam.segmenters import make_segmenter
 from vbgcam.settings import Settings, build_settings
 from vbgcam.sources import DemoSource
 
@@ -180,16 +176,6 @@ def _settings(size: str, fps: float, segmenter: str) -> Settings:
     )
 
 
-def _compositor(settings: Settings) -> Compositor:
-    size = settings.camera.size
-    return Compositor(
-        make_segmenter(settings.segmenter, settings.camera.fps),
-        make_background(settings.background, size),
-        make_matte(settings.matte),
-        make_effects(settings.background, size),
-    )
-
-
 def _sinks(device: str, size: tuple[int, int], fps: float) -> list[FrameSink]:
     if device == "none":
         return []
@@ -244,7 +230,7 @@ def soak(
         raise ConfigError(f"--minutes must be longer than the {warmup_s:g} s warm-up")
     settings = _settings(size, fps, segmenter)
     cam = settings.camera
-    compositor = _compositor(settings)
+    compositor = compositor_for(settings)
     sinks = _sinks(device, cam.size, cam.fps)
     pipeline = Pipeline(
         DemoSource(cam.size, cam.fps),
