@@ -193,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=90, help="frames timed flat out")
     parser.add_argument("--paced-seconds", type=float, default=4.0)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--opencv-threads", type=int, default=0, help="cv2.setNumThreads (0: OpenCV's default)"
+    )
     args = parser.parse_args(argv)
+    if args.opencv_threads:
+        cv2.setNumThreads(args.opencv_threads)
     clip = _clip()
     inputs = (["clip"] if clip else []) + ["demo"]
     if clip is None:
