@@ -69,6 +69,9 @@ PAGE = string.Template("""<!doctype html>
 "use strict";
 const BIT_ORIGIN = [$bit_x, $bit_y], BIT_SIDE = $bit_side, BITS = $bits;
 const ANSWER_MS = $answer_ms;
+const SETTLE_MS = 500;
+const OPEN_ATTEMPTS = 3;
+const FIRST_FRAME_MS = 4000;
 const MARGIN = BIT_SIDE / 4;  // away from the block edges, where I420's chroma blurs
 const video = document.getElementById("video");
 const canvas = document.getElementById("canvas");
@@ -103,10 +106,10 @@ function draw(now, metadata) {
   video.requestVideoFrameCallback(draw);
 }
 
-function within(promise, what) {
+function within(promise, what, limit_ms = ANSWER_MS) {
   // getUserMedia never answers when the portal cannot reach PipeWire or no frame comes.
   const late = new Promise((_, reject) => setTimeout(
-    () => reject(new Error(what + " did not answer in " + ANSWER_MS + " ms")), ANSWER_MS));
+    () => reject(new Error(what + " did not answer in " + limit_ms + " ms")), limit_ms));
   return Promise.race([promise, late]);
 }
 
@@ -122,27 +125,62 @@ async function cameraListed() {
   throw new Error("no camera listed in " + ANSWER_MS + " ms");
 }
 
+async function findCamera(label) {
+  // As an app that listens for "devicechange" would: PipeWire 1.x ends the camera's stream
+  // when a consumer leaves (our probe below), and vbgcam publishes it again, under a new
+  // node id, a few milliseconds later.
+  const deadline = performance.now() + ANSWER_MS;
+  let cameras = [];
+  while (performance.now() < deadline) {
+    cameras = (await navigator.mediaDevices.enumerateDevices())
+      .filter((device) => device.kind === "videoinput");
+    const camera = cameras.find((device) => device.label === label);
+    if (camera) return {camera, labels: cameras.map((device) => device.label)};
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {camera: null, labels: cameras.map((device) => device.label)};
+}
+
 async function openCamera(label, width, height) {
   await cameraListed();
   // Labels stay empty until the page has been allowed a camera once.
-  const probe = await within(navigator.mediaDevices.getUserMedia({video: true}), "getUserMedia");
+  let probe;
+  for (let attempt = 1; !probe; attempt++) {
+    try {
+      probe = await within(navigator.mediaDevices.getUserMedia({video: true}), "getUserMedia");
+    } catch (error) {
+      // Chromium's own look at the camera's formats is a consumer that leaves, too.
+      if (attempt >= OPEN_ATTEMPTS || error.name !== "NotReadableError") throw error;
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    }
+  }
   probe.getTracks().forEach((track) => track.stop());
-  const cameras = (await navigator.mediaDevices.enumerateDevices())
-    .filter((device) => device.kind === "videoinput");
-  const labels = cameras.map((device) => device.label);
-  const camera = cameras.find((device) => device.label === label);
-  if (!camera) return {labels};
-  const stream = await within(navigator.mediaDevices.getUserMedia({video: {
-    deviceId: {exact: camera.deviceId},
-    width: {ideal: width},
-    height: {ideal: height},
-    resizeMode: "none",  // the settings then say what the camera delivers
-  }}), "getUserMedia");
-  const track = stream.getVideoTracks()[0];
-  video.srcObject = stream;
-  await within(video.play(), "the first frame");
-  video.requestVideoFrameCallback(draw);
-  return {labels, label: track.label, settings: track.getSettings()};
+  // PipeWire 1.x's pipewiresink ends the stream when a consumer leaves (the probe just did);
+  // vbgcam publishes it again within milliseconds, under a new node id. Wait as a user would
+  // before opening it again, and retry as an app does after "devicechange".
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  let labels = [];
+  for (let attempt = 1; ; attempt++) {
+    const found = await findCamera(label);
+    labels = found.labels;
+    if (!found.camera) return {labels};
+    try {
+      const stream = await within(navigator.mediaDevices.getUserMedia({video: {
+        deviceId: {exact: found.camera.deviceId},
+        width: {ideal: width},
+        height: {ideal: height},
+        resizeMode: "none",  // the settings then say what the camera delivers
+      }}), "getUserMedia");
+      const track = stream.getVideoTracks()[0];
+      video.srcObject = stream;
+      await within(video.play(), "the first frame", FIRST_FRAME_MS);
+      video.requestVideoFrameCallback(draw);
+      return {labels, label: track.label, settings: track.getSettings(), attempts: attempt};
+    } catch (error) {
+      if (attempt >= OPEN_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    }
+  }
 }
 </script>
 """).substitute(
@@ -268,6 +306,7 @@ def test_chromium_gets_vbg_camera_at_720p30_with_the_background_and_low_latency(
     opened = page.evaluate(f"openCamera('VBG Camera', {SIZE[0]}, {SIZE[1]})")
     assert "VBG Camera" in opened["labels"], f"Chromium lists {opened['labels']}"
     assert opened["label"] == "VBG Camera"
+    print(f"Chromium opened the camera at attempt {opened['attempts']}")
     settings = opened["settings"]
     assert (settings["width"], settings["height"]) == SIZE, settings
 

@@ -102,6 +102,7 @@ class PipeWireCamera:
         self._write_started: float | None = None
         self._last_send = 0.0
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self.rebuilds: list[Rebuild] = []
         self.frames_written = 0
         self._logged_reasons: set[str] = set()
@@ -141,7 +142,7 @@ class PipeWireCamera:
 
     def _start_producer(self) -> GstProducer:
         try:
-            producer = GstProducer(self._command)
+            producer = GstProducer(self._command, on_change=self._wake.set)
         except OSError as exc:  # gst-launch gone, or no processes/memory left
             raise RuntimeError(f"cannot start gst-launch-1.0: {exc.strerror or exc}") from exc
         if not producer.wait_published(
@@ -169,6 +170,7 @@ class PipeWireCamera:
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         with self._handover:
             self._handover.notify_all()
         self._watchdog.join()
@@ -225,7 +227,14 @@ class PipeWireCamera:
         return None
 
     def _watch(self) -> None:
-        while not self._stop.wait(WATCH_TICK_S):
+        # Woken at once when the producer's state changes or it ends (PipeWire 1.x ends it
+        # whenever a consumer leaves: the sooner it is back, the less an app that reopens
+        # the camera at once can miss it); else every tick for the stall checks.
+        while not self._stop.is_set():
+            self._wake.wait(WATCH_TICK_S)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             reason = self._fault(self._producer)
             if reason is not None:
                 self._rebuild(reason)

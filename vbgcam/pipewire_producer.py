@@ -130,8 +130,16 @@ class GstProducer:
     ``stop`` is idempotent and never leaves a zombie or a reader thread behind.
     """
 
-    def __init__(self, command: list[str], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_change`` is called (from the log thread) when the stream state changes and
+        when the process ends, so a watchdog can act at once instead of at its next tick."""
         self.clock = clock
+        self._on_change = on_change or (lambda: None)
         env = dict(os.environ, GST_DEBUG="pipewiresink:6", GST_DEBUG_NO_COLOR="1")
         self.process = subprocess.Popen(
             command,
@@ -165,10 +173,12 @@ class GstProducer:
                 with self._changed:
                     self.state, self.state_since = state, self.clock()
                     self._changed.notify_all()
+                self._on_change()
             elif "pipewiresink" not in line or _ERROR.search(line):
                 self.tail.append(line)
         with self._changed:
             self._changed.notify_all()
+        self._on_change()  # end of the log: the process is gone or going
 
     @property
     def alive(self) -> bool:
