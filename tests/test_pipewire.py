@@ -262,3 +262,40 @@ def test_run_without_v4l2loopback_or_pipewire_names_both_fixes(
     message = str(info.value)
     assert "modprobe v4l2loopback" in message
     assert "systemctl --user start pipewire wireplumber" in message
+
+
+def test_on_demand_sees_when_an_app_reads_the_pipewire_camera(
+    pipewire_env: PrivatePipeWire,
+) -> None:
+    """What lets the daemon release the webcam and idle while no app reads the camera."""
+    import queue
+
+    from vbgcam.on_demand import ConsumerWatch
+
+    changes: queue.Queue[bool] = queue.Queue()
+    camera = VirtualCamera(SIZE, FPS, device=None, backend="pipewire")
+    probe = camera.consumer_probe()
+    assert probe is not None
+    stop = threading.Event()
+    frame = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+
+    def send() -> None:
+        while not stop.wait(1 / FPS):
+            camera.send(frame)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    watch = ConsumerWatch(None, changes.put, linger_s=0.5, probe=probe)
+    watch.start()
+    try:
+        assert changes.get(timeout=3) is False  # nobody reads: release the webcam
+        consumer = GstConsumer(pipewire_env.env)
+        assert changes.get(timeout=5) is True  # an app opened the camera
+        assert consumer.wait_for(5, timeout_s=5)
+        consumer.kill()
+        assert changes.get(timeout=5) is False  # and left again
+    finally:
+        watch.close()
+        stop.set()
+        sender.join()
+        camera.close()

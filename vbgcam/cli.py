@@ -539,16 +539,23 @@ def _watch_consumers(
     sinks: list[FrameSink],
     settings: Settings,
 ) -> None:
-    """On-demand: release the webcam while no app has the loopback device open (Linux)."""
+    """On-demand: release the webcam while no app reads the virtual camera (Linux: who holds
+    the loopback device open, or whether the PipeWire camera has a consumer linked)."""
     if not settings.control.on_demand or sys.platform != "linux":
         return
     if settings.output.record:
         log.info("on-demand capture is off while recording: the recording is a viewer too")
         return
-    device = next((s.device for s in sinks if isinstance(s, VirtualCamera)), None)
-    if device is None or not str(device).startswith("/dev/") or not Path(device).exists():
+    camera = next((s for s in sinks if isinstance(s, VirtualCamera)), None)
+    if camera is None:
         return
-    watch = ConsumerWatch(Path(device), live.set_watched)
+    probe = camera.consumer_probe()
+    if probe is not None:  # the PipeWire camera says itself whether a consumer is linked
+        watch = ConsumerWatch(None, live.set_watched, probe=probe)
+    elif str(camera.device).startswith("/dev/") and Path(camera.device).exists():
+        watch = ConsumerWatch(Path(camera.device), live.set_watched)
+    else:
+        return
     watch.start()
     running.callback(watch.close)
 

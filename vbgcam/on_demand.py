@@ -27,6 +27,8 @@ IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
 # Without inotify events (none arrive on some filesystems) the scan still runs this often.
 RESCAN_S = 2.0
+# A probe (the PipeWire camera's stream state) costs nothing to ask: ask it often.
+PROBE_EVERY_S = 0.25
 
 
 def processes_holding(device: Path, exclude_pid: int | None = None) -> set[int]:
@@ -84,12 +86,18 @@ class ConsumerWatch:
 
     def __init__(
         self,
-        device: Path,
+        device: Path | None,
         on_change: Callable[[bool], None],
         linger_s: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
+        probe: Callable[[], bool] | None = None,
     ) -> None:
+        """Watches who holds ``device`` open (v4l2loopback), or asks ``probe`` four times a
+        second (the PipeWire camera: is a consumer linked?)."""
+        if device is None and probe is None:
+            raise ValueError("ConsumerWatch needs a device or a probe")
         self.device = device
+        self.probe = probe
         self.on_change = on_change
         self.linger_s = linger_s
         self.clock = clock
@@ -106,9 +114,15 @@ class ConsumerWatch:
         if self._thread.is_alive():
             self._thread.join(2.0)
 
+    def _seen(self) -> bool:
+        if self.probe is not None:
+            return self.probe()
+        assert self.device is not None
+        return bool(processes_holding(self.device, exclude_pid=os.getpid()))
+
     def _look(self) -> None:
         now = self.clock()
-        if processes_holding(self.device, exclude_pid=os.getpid()):
+        if self._seen():
             self._last_seen = now
             if not self.watching:
                 self.watching = True
@@ -124,18 +138,18 @@ class ConsumerWatch:
             log.exception("on-demand: acting on %s failed", "a viewer" if watched else "none")
 
     def _run(self) -> None:
-        try:
-            events: _Inotify | None = _Inotify(
-                self.device, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE
-            )
-        except OSError as exc:
-            log.info("no inotify on %s (%s); checking every %g s", self.device, exc, RESCAN_S)
-            events = None
+        events: _Inotify | None = None
+        rescan_s = PROBE_EVERY_S if self.probe is not None else RESCAN_S
+        if self.device is not None and self.probe is None:
+            try:
+                events = _Inotify(self.device, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)
+            except OSError as exc:
+                log.info("no inotify on %s (%s); checking every %g s", self.device, exc, RESCAN_S)
         try:
             while not self._stop.is_set():
                 self._look()
                 # While someone watches, look again once the linger time could have run out.
-                timeout = min(RESCAN_S, self.linger_s / 2) if self.watching else RESCAN_S
+                timeout = min(rescan_s, self.linger_s / 2) if self.watching else rescan_s
                 if events is not None:
                     events.wait(timeout)
                 else:

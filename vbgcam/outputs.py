@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -122,6 +123,12 @@ class VirtualCamera:
             fps,
         )
         self.device = self.camera.device
+
+    def consumer_probe(self) -> Callable[[], bool] | None:
+        """How on-demand capture learns whether an app reads this camera, when the backend
+        can tell (the PipeWire camera); None for a device file, watched through /proc."""
+        backend = getattr(self.camera, "_backend", None)  # pyvirtualcam keeps it private
+        return backend.consumer_linked if isinstance(backend, PipeWireCamera) else None
 
     def send(self, frame_bgr: np.ndarray) -> None:
         try:

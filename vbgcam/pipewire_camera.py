@@ -239,6 +239,11 @@ class PipeWireCamera:
             if reason is not None:
                 self._rebuild(reason)
 
+    def consumer_linked(self) -> bool:
+        """Whether an app reads the camera now (the stream is streaming to a consumer): what
+        on-demand capture asks, as it asks who holds a v4l2loopback device open."""
+        return not self._rebuilding and self._producer.state == "streaming"
+
     @property
     def ready(self) -> bool:
         """Whether the node is published now, so a consumer that opens it gets frames; False
