@@ -498,3 +498,80 @@ def test_a_failing_background_source_keeps_the_rate_and_is_logged_once(
     assert_rate_kept(stamps, stamps[0], stamps[-1])
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1, errors
+
+
+# --- the capture thread on its own: slow cameras, and cameras that keep hanging
+
+
+def capture_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "vbgcam-capture-read" and t.is_alive()]
+
+
+def test_a_one_fps_camera_is_slow_not_lost() -> None:
+    from vbgcam.capture import CaptureThread
+    from vbgcam.ringbuffer import RingBuffer
+    from vbgcam.sources import DemoSource
+
+    lost: list[bool] = []
+    frames = RingBuffer((SIZE[1], SIZE[0], 3))
+    capture = CaptureThread(
+        DemoSource(SIZE, 1.0), frames, reopen=lambda: DemoSource(SIZE, 1.0), on_lost=lost.append
+    )
+    capture.start()
+    try:
+        time.sleep(3.5)
+    finally:
+        capture.stop()
+        frames.close()
+    assert capture.captured >= 3
+    assert lost == [], "a camera delivering one frame a second was declared lost"
+
+
+class HangsAfterOneFrame:
+    """A driver that gives one frame after each open, then never returns from read."""
+
+    paces_itself = True
+    fps = FPS
+    description = "hanging camera"
+
+    def __init__(self, release: threading.Event, opened: list[HangsAfterOneFrame]) -> None:
+        self.release = release
+        self.reads = 0
+        opened.append(self)
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        self.reads += 1
+        if self.reads > 1:
+            self.release.wait()
+            return False
+        frame_bgr[:] = 0
+        return True
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+def test_a_camera_that_keeps_hanging_is_not_reopened_while_its_read_is_stuck() -> None:
+    from vbgcam.capture import CaptureThread
+    from vbgcam.ringbuffer import RingBuffer
+
+    release = threading.Event()
+    opened: list[HangsAfterOneFrame] = []
+    frames = RingBuffer((SIZE[1], SIZE[0], 3))
+    capture = CaptureThread(
+        HangsAfterOneFrame(release, opened),
+        frames,
+        reopen=lambda: HangsAfterOneFrame(release, opened),
+    )
+    capture.start()
+    try:
+        time.sleep(4.0)
+        # One read is stuck in the driver; no new handle (and thread) per attempt meanwhile.
+        assert len(capture_threads()) <= 1, capture_threads()
+        assert len(opened) == 1
+    finally:
+        release.set()
+        time.sleep(0.3)
+        capture.stop()
+        frames.close()
+    assert wait_for(lambda: capture_threads() == [], 3.0)

@@ -43,6 +43,10 @@ READ_POLL_S = 0.1
 CLOSE_WAIT_S = 0.5
 
 
+class _ReadTimedOut(Exception):
+    """The read deadline passed (or capture is stopping): not a source's own TimeoutError."""
+
+
 class _SourceReader:
     """One source and the helper thread its ``read_into`` calls run on.
 
@@ -144,6 +148,7 @@ class CaptureThread:
         on_lost: Callable[[bool], None] = lambda lost: None,
     ) -> None:
         self._reader: _SourceReader | None = _SourceReader(source)
+        self._stuck: _SourceReader | None = None
         self.on_lost = on_lost
         self.lost = False
         self.frames = frames
@@ -198,8 +203,16 @@ class CaptureThread:
     def _release(self, wait_s: float) -> None:
         """Close the source (or leave a stuck read to close it) and forget it."""
         if self._reader is not None:
-            self._reader.close(wait_s)
+            if not self._reader.close(wait_s):
+                self._stuck = self._reader  # reopened only once its read has returned
             self._reader = None
+
+    def _still_stuck(self) -> bool:
+        """Whether an abandoned read is still inside the driver: opening the camera again
+        then would leave one more stuck thread and handle per attempt."""
+        if self._stuck is not None and self._stuck.close(0.0):
+            self._stuck = None
+        return self._stuck is not None
 
     def _hold_while_paused(self) -> None:
         if self.reopen is not None and self._reader is not None:
@@ -214,13 +227,19 @@ class CaptureThread:
         wait_s = REOPEN_FIRST_S
         warned = False
         while self._reader is None and not self._stop.is_set() and not self.paused.is_set():
-            assert self.reopen is not None
+            if self.reopen is None:
+                return
             try:
+                if self._still_stuck():
+                    raise OSError("its last read has not returned from the driver")
                 source = self.reopen()
             except Exception as exc:  # unplugged, or taken by another app meanwhile
                 if not warned:
                     log.warning("cannot reopen the camera yet (%s); retrying", exc)
                     warned = True
+                    if not self.lost:  # e.g. after a resume: show the card meanwhile
+                        self.lost = True
+                        self.on_lost(True)
                 self._sleep(wait_s)
                 wait_s = min(2 * wait_s, REOPEN_MAX_S)
                 continue
@@ -252,7 +271,7 @@ class CaptureThread:
     def _read(self, reader: _SourceReader, frame_bgr: np.ndarray, deadline: float | None) -> bool:
         """Read one frame on the helper thread, waiting until ``deadline`` at most.
 
-        Returns what the source returned; raises ``TimeoutError`` when the read is still
+        Returns what the source returned; raises ``_ReadTimedOut`` when the read is still
         running at the deadline or when capture is stopping.
         """
         reader.start_read(frame_bgr)
@@ -262,7 +281,7 @@ class CaptureThread:
             if result is not None:
                 return result
             if self._stop.is_set() or (deadline is not None and self.clock() >= deadline):
-                raise TimeoutError
+                raise _ReadTimedOut
 
     def _run(self) -> None:
         failures = 0
@@ -283,14 +302,17 @@ class CaptureThread:
                         break
                 deadline = None
                 if self.reopen is not None:
-                    deadline = last_frame_at + (LOST_AFTER_S if count else FIRST_FRAME_WITHIN_S)
+                    # Three frame periods at least: a 1 fps camera is slow, not lost.
+                    three_frames_s = 3.0 / max(source.fps, 0.1)
+                    allowed_s = LOST_AFTER_S if count else FIRST_FRAME_WITHIN_S
+                    deadline = last_frame_at + max(allowed_s, three_frames_s)
                     if self.clock() >= deadline:
                         self._lose(self.clock() - last_frame_at, read_hangs=False)
                         continue
                 slot, image = self.frames.begin_write()
                 try:
                     ok = self._read(reader, image, deadline)
-                except TimeoutError:
+                except _ReadTimedOut:
                     # The read may still write into this slot: give the ring a fresh one.
                     self.frames.abandon_write(slot)
                     if self._stop.is_set():

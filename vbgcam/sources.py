@@ -82,6 +82,10 @@ class CameraSource:
     paces_itself = True
 
     def __init__(self, spec: str, size: tuple[int, int], fps: float, fourcc: str) -> None:
+        # An index is a short number; a 5000-digit one is no camera (and int() refuses it).
+        if spec.isdecimal() and len(spec) > 9:
+            shown = spec if len(spec) <= 40 else spec[:20] + "..."
+            raise SourceError(f"cannot open camera {shown}: no such camera index")
         target: int | str = int(spec) if spec.isdecimal() else spec
         backend = cv2.CAP_V4L2 if platform.system() == "Linux" else cv2.CAP_ANY
         try:
