@@ -575,3 +575,48 @@ def test_a_camera_that_keeps_hanging_is_not_reopened_while_its_read_is_stuck() -
         capture.stop()
         frames.close()
     assert wait_for(lambda: capture_threads() == [], 3.0)
+
+
+def test_a_sink_failing_in_two_ways_is_logged_once_per_way(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from vbgcam.ringbuffer import RingBuffer
+    from vbgcam.sender import FrameSender
+
+    class TwoFaults:
+        device = "/dev/video10"
+
+        def __init__(self) -> None:
+            self.writes = 0
+
+        def send(self, frame_bgr: np.ndarray) -> None:
+            self.writes += 1
+            why = "Device or resource busy" if self.writes % 2 else "No such device"
+            raise output_error(self.writes, why)
+
+        def close(self) -> None:
+            """Nothing held."""
+
+    ring = RingBuffer((SIZE[1], SIZE[0], 3))
+    slot, image = ring.begin_write()
+    image[:] = 7
+    ring.commit(slot, time.monotonic())
+    sink = TwoFaults()
+    sender = FrameSender(ring, [sink], 60.0)
+    with caplog.at_level(logging.INFO):
+        sender.start()
+        assert wait_for(lambda: sink.writes >= 20, 3.0)
+        sender.stop()
+    ring.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2, errors
+    assert any("busy" in e for e in errors) and any("No such device" in e for e in errors)
+
+
+def output_error(write: int, why: str) -> Exception:
+    """What VirtualCamera raises when pyvirtualcam's write fails (write numbers differ)."""
+    from vbgcam.errors import OutputError
+
+    return OutputError(
+        f"virtual camera /dev/video10 stopped accepting frames (write {write}): {why}"
+    )

@@ -243,6 +243,9 @@ class CaptureThread:
                 self._sleep(wait_s)
                 wait_s = min(2 * wait_s, REOPEN_MAX_S)
                 continue
+            if self._stop.is_set():  # stopped while a slow camera was opening
+                _SourceReader(source).close(0.0)
+                return
             self._reader = _SourceReader(source)
             log.info("camera back: %s", source.description)
 

@@ -9,6 +9,7 @@ skipped, not sent in a burst.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -71,6 +72,7 @@ class FrameSender:
         self.idle = False
         self.failed_sends = 0
         self._failing: dict[int, float] = {}  # id(sink) -> when it last failed
+        self._failure_kinds: dict[int, set[str]] = {}  # id(sink) -> failures already logged
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vbgcam-sender", daemon=True)
 
@@ -109,14 +111,21 @@ class FrameSender:
             sink.send(self._last)
         except OutputError as exc:
             self.failed_sends += 1
-            if id(sink) not in self._failing:
+            # One line per sink and kind of failure: a sink that fails now and then is told
+            # once, and a different failure of the same sink (the device vanished after a
+            # few busy errors) is told too.
+            kind = re.sub(r"\d+", "#", str(exc))  # "write 17 failed" is "write 18 failed"
+            seen = self._failure_kinds.setdefault(id(sink), set())
+            if kind not in seen:
+                seen.add(kind)
                 log.error("%s; retrying with every frame", exc)
             self._failing[id(sink)] = self.clock()
             return
         failed_at = self._failing.get(id(sink))
         if failed_at is not None and self.clock() - failed_at >= RECOVERED_AFTER_S:
             del self._failing[id(sink)]
-            log.info("the output works again")
+            self._failure_kinds.pop(id(sink), None)
+            log.info("the output works again: %s", getattr(sink, "device", type(sink).__name__))
 
     def _phase_step(self, waited_s: float | None) -> float:
         """How far to move the tick schedule so ticks land just after frames are ready.
