@@ -27,11 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.chromium import CHROMIUM
 from vbgcam import pipewire_info
-from vbgcam.pipewire_sandbox import PrivatePipeWire
+from vbgcam.pipewire_sandbox import PrivatePipeWire, end_processes, spawn_logged
 from vbgcam.pipewire_sandbox import missing_parts as pipewire_missing_parts
 
-CHROMIUM = Path("/usr/bin/chromium")
 LIBEXEC = Path("/usr/libexec")
 PERMISSION_STORE = LIBEXEC / "xdg-permission-store"
 DOCUMENT_PORTAL = LIBEXEC / "xdg-document-portal"
@@ -124,17 +124,8 @@ class PortalDesktop:
         self._start_service([str(PORTAL)], "org.freedesktop.portal.Desktop")
 
     def _spawn(self, command: list[str], pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
-        name = Path(command[0]).name
-        with open(self.logs / f"{name}.log", "wb") as log:
-            process = subprocess.Popen(
-                command,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                pass_fds=pass_fds,
-            )
+        log_path = self.logs / f"{Path(command[0]).name}.log"
+        process = spawn_logged(command, self.env, log_path, pass_fds)
         self.processes.append(process)
         return process
 
@@ -206,18 +197,7 @@ class PortalDesktop:
         return {path.name: path.read_text(errors="replace")[-600:] for path in logs}
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        for process in reversed(self.processes):
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        self.processes.clear()
+        end_processes(self.processes, STOP_TIMEOUT_S)
         self.pipewire.stop()  # unmounts the document portal's $XDG_RUNTIME_DIR/doc
         shutil.rmtree(self.home, ignore_errors=True)
 

@@ -14,20 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.control_fakes import PICTURE_BGR, FakeController, write_pictures
 from vbgcam.control import ControlServer
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TOKEN = "page-test-token-0123456789abcdef"
 TIMEOUT_MS = 5000
 

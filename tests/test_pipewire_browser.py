@@ -25,6 +25,7 @@ import pytest
 
 from tests import browser_portal
 from tests import test_pipewire as pipewire_tests
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.test_pipewire import RunningCamera
 from vbgcam.pipewire_sandbox import (
     BIT_ORIGIN,
@@ -40,15 +41,8 @@ background_picture = pipewire_tests.background_picture
 pipewire_env = pipewire_tests.pipewire_env
 running_camera = pipewire_tests.running_camera
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+BROWSER_ARGS = [
+    *CHROMIUM_ARGS,
     "--enable-features=WebRtcPipeWireCamera",  # cameras through the portal, not /dev/video*
     "--use-fake-ui-for-media-stream",  # allow the page's getUserMedia without a prompt
 ]
@@ -262,8 +256,8 @@ def page(desktop: browser_portal.PortalDesktop, running_camera: RunningCamera) -
         with sync_api.sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
                 profile,
-                executable_path=str(browser_portal.CHROMIUM),
-                args=CHROMIUM_ARGS,
+                executable_path=str(CHROMIUM),
+                args=BROWSER_ARGS,
                 headless=True,
                 env=desktop.env,
             )

@@ -243,7 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"PipeWire benchmark skipped: this machine lacks {', '.join(missing)}")
         return 0
     pyvirtualcam.register_backend("null", CountingBackend)
-    session = PrivatePipeWire().start()
+    try:
+        session = PrivatePipeWire().start()
+    except RuntimeError as exc:  # its daemons did not come up: say which, in one line
+        print(f"PipeWire benchmark skipped: {str(exc).splitlines()[0][:300]}")
+        return 0
     saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PIPEWIRE_RUNTIME_DIR")}
     try:
         for key in saved:

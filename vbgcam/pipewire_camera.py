@@ -24,7 +24,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from pyvirtualcam.util import decode_fourcc
+from pyvirtualcam.util import decode_fourcc, encode_fourcc
 
 from vbgcam import pipewire_info
 from vbgcam.pipewire_producer import GstProducer, pixel_format, producer_command
@@ -42,7 +42,6 @@ WATCH_TICK_S = 0.1
 REBUILD_FIRST_DELAY_S = 0.25
 REBUILD_MAX_DELAY_S = 4.0
 UNAVAILABLE_WARNING_AFTER_S = 3.0
-ACCEPTED_FORMATS = ("24BG",)  # BGR, converted here to what this PipeWire's sink takes
 CONVERSIONS = {"I420": cv2.COLOR_BGR2YUV_I420, "YUY2": cv2.COLOR_BGR2YUV_YUY2}
 
 
@@ -71,7 +70,7 @@ class PipeWireCamera:
         **_: Any,
     ) -> None:
         fmt = decode_fourcc(fourcc)
-        if fmt not in ACCEPTED_FORMATS:
+        if fmt != "24BG":  # BGR, converted here to what this PipeWire's sink takes
             raise RuntimeError(f"the pipewire backend takes BGR frames, not {fmt}")
         if width % 2 or height % 2:
             raise RuntimeError(f"YUV video needs an even width and height, not {width}x{height}")
@@ -104,7 +103,6 @@ class PipeWireCamera:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self.rebuilds: list[Rebuild] = []
-        self.frames_written = 0
         self._logged_reasons: set[str] = set()
         self._rebuilding = False
         self._period_s = 1.0 / fps
@@ -181,8 +179,6 @@ class PipeWireCamera:
         return self._description
 
     def native_fourcc(self) -> int | None:
-        from pyvirtualcam.util import encode_fourcc
-
         return int(encode_fourcc(self.pixel_format))
 
     # --- threads ---------------------------------------------------------------------------
@@ -202,7 +198,6 @@ class PipeWireCamera:
             producer = self._producer
             try:
                 producer.write(self._buffers[index].data.cast("B"))
-                self.frames_written += 1
             except (OSError, ValueError):
                 pass  # the producer died; the watchdog rebuilds it and the next frame goes there
             finally:

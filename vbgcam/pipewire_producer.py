@@ -149,11 +149,8 @@ class GstProducer:
             env=env,
             start_new_session=True,  # a Ctrl-C in the terminal is ours to handle, not its
         )
-        self.started_at = clock()
         self.state = "connecting"
-        self.state_since = self.started_at
-        self.last_flow_at = self.started_at
-        self.flows = 0
+        self.state_since = self.last_flow_at = clock()
         self.tail: deque[str] = deque(maxlen=12)
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read_log, name="pipewire-log", daemon=True)
@@ -165,7 +162,6 @@ class GstProducer:
             line = raw.decode("utf-8", "replace").rstrip()
             if _FLOW.search(line):
                 self.last_flow_at = self.clock()
-                self.flows += 1
                 continue
             found = _STATE.search(line)
             if found:

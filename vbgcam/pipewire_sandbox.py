@@ -53,6 +53,40 @@ def missing_parts() -> list[str]:
     return missing
 
 
+def spawn_logged(
+    command: list[str], env: dict[str, str], log_path: Path, pass_fds: tuple[int, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """A helper process in its own process group (so it is ended with its children), its
+    output in ``log_path``."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=pass_fds,
+        )
+
+
+def end_processes(processes: list[subprocess.Popen[bytes]], timeout_s: float = 3.0) -> None:
+    """End each process group, newest first: SIGTERM, then SIGKILL after ``timeout_s``.
+    Empties the list."""
+    for process in reversed(processes):
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    for process in reversed(processes):
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    processes.clear()
+
+
 class PrivatePipeWire:
     """Started by ``start``, ended by ``stop``; ``env`` is what a client process needs."""
 
@@ -64,15 +98,7 @@ class PrivatePipeWire:
         self.logs = self.runtime_dir / "logs"
 
     def _spawn(self, command: list[str], log_name: str) -> subprocess.Popen[bytes]:
-        with open(self.logs / log_name, "wb") as log:
-            process = subprocess.Popen(
-                command,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = spawn_logged(command, self.env, self.logs / log_name)
         self.processes.append(process)
         return process
 
@@ -135,17 +161,7 @@ class PrivatePipeWire:
         raise RuntimeError(f"private PipeWire: {what} did not come up; logs: {logs}")
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        for process in reversed(self.processes):
-            try:
-                process.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        self.processes.clear()
+        end_processes(self.processes)
         documents = self.runtime_dir / "doc"
         if documents.exists() and shutil.which("fusermount3"):
             subprocess.run(["fusermount3", "-u", str(documents)], capture_output=True, check=False)
