@@ -17,12 +17,18 @@ from vbgcam.backgrounds import (
     make_background,
     read_image,
 )
-from vbgcam.compose import BINARY_STRIP_ROWS, Compositor, SoftBlender, blend_binary
+from vbgcam.compose import (
+    BINARY_STRIP_ROWS,
+    Compositor,
+    SoftBlender,
+    blend_binary,
+    compositor_for,
+)
 from vbgcam.demo_scene import DemoScene
 from vbgcam.effects import Effects, Mirror
 from vbgcam.errors import BackgroundError
 from vbgcam.segmenters.diff import DiffSegmenter
-from vbgcam.settings import BackgroundSettings
+from vbgcam.settings import BackgroundSettings, build_settings
 
 SIZE = (640, 360)
 FPS = 30.0
@@ -377,3 +383,19 @@ def test_background_that_is_a_folder_is_a_background_error(tmp_path: Path) -> No
     with pytest.raises(BackgroundError) as info:
         read_image(tmp_path)
     assert str(tmp_path) in str(info.value)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 0])
+def test_the_threads_setting_sets_opencvs_thread_count(threads: int) -> None:
+    """0 means one thread per core, as config.example.toml says (OpenCV's own 0 means
+    no worker threads at all)."""
+    before = cv2.getNumThreads()
+    try:
+        settings = build_settings(
+            {"segmenter.name": "diff", "segmenter.threads": threads, "background.blur": 30}
+        )
+        compositor_for(settings)
+        expected = threads if threads else max(1, cv2.getNumberOfCPUs())
+        assert cv2.getNumThreads() == expected
+    finally:
+        cv2.setNumThreads(before)

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from vbgcam.backgrounds import BlurBackground, ImageBackground
-from vbgcam.compose import Compositor
+from vbgcam.compose import Compositor, use_opencv_threads
 from vbgcam.demo_scene import DemoScene, make_beach
 from vbgcam.errors import ModelError
 from vbgcam.matte import make_matte
@@ -221,7 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--idle", action="store_true", help="only measure live CPU with and without a viewer"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=SegmenterSettings().threads,
+        help="OpenCV threads, as [segmenter] threads (0: one per core; default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    use_opencv_threads(args.threads)
     if args.idle:
         idle = measure_idle_cpu((1280, 720), 5.0)
         print(

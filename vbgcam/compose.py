@@ -230,10 +230,16 @@ class Compositor:
         return alpha
 
 
+def use_opencv_threads(threads: int) -> None:
+    """``[segmenter] threads``: 0 is one per core (OpenCV's own 0 would mean none)."""
+    cv2.setNumThreads(threads if threads > 0 else -1)
+
+
 def compositor_for(settings: Settings, background: Background | None = None) -> Compositor:
     """The compositor a settings snapshot describes (``background`` when already built, so
     the caller can check its files first): the one recipe the daemon, the benchmarks and
-    the soak share."""
+    the soak share. Also sets OpenCV's thread count, which is process-wide."""
+    use_opencv_threads(settings.segmenter.threads)
     size = settings.camera.size
     return Compositor(
         make_segmenter(settings.segmenter, settings.camera.fps),

@@ -92,6 +92,7 @@ class SegmenterSettings:
     every: int = 1
     reuse: bool = True
     plate: str = ""
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,7 @@ KEYS: dict[str, Key] = {
     "segmenter.every": Key(_integer(1, 10)),
     "segmenter.reuse": Key(_boolean),
     "segmenter.plate": Key(_path, is_path=True),
+    "segmenter.threads": Key(_integer(0, 64)),
     "matte.refine": Key(_boolean),
     "matte.smooth": Key(_number(0, 0.95)),
     "matte.feather": Key(_integer(0, 20)),

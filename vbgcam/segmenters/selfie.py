@@ -3,17 +3,21 @@
 Two models exist: a landscape one (256x144) for wide frames and a general one (256x256). The
 frame is shrunk once into a preallocated input blob; the network's soft output is returned at
 its own small size, and the matte stage scales it to the frame, so no full-size work is done
-here. Averaging with a run on the mirrored frame (``flip``) removes some one-sided errors at
+here. OpenCV runs the network up to its last layer, which ``selfie_head`` computes in a
+tenth of a millisecond instead of OpenCV's four (the network's time halves). Averaging with a run on the mirrored frame (``flip``) removes some one-sided errors at
 the cost of a second inference.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from vbgcam.errors import ModelError
 from vbgcam.models import MODELS, verified_path
+from vbgcam.segmenters.selfie_head import SplitNetwork, WholeNetwork, split_network
 from vbgcam.shrink import shrink
 
 # Frames wider than this (width / height) use the landscape model; 16:9 is 1.78, 4:3 is 1.33.
@@ -27,15 +31,26 @@ def missing_model(name: str) -> ModelError:
     )
 
 
-def _load(name: str) -> tuple[cv2.dnn.Net, tuple[int, int]]:
+def _read_tflite(path: Path) -> cv2.dnn.Net:
+    """OpenCV 5's classic engine where there is a choice: its new one computes the whole
+    network even when asked for an inner layer, which the split network needs (5.4 ms
+    against 2.7 ms for the landscape model here)."""
+    classic = getattr(cv2.dnn, "ENGINE_CLASSIC", None)
+    if classic is None:  # OpenCV 4 has only that engine
+        return cv2.dnn.readNetFromTFLite(str(path))
+    return cv2.dnn.readNetFromTFLite(str(path), engine=classic)
+
+
+def _load(name: str) -> tuple[SplitNetwork | WholeNetwork, tuple[int, int]]:
     path = verified_path(name)
     if path is None:
         raise missing_model(name)
+    width, height = MODELS[name].input_size
     try:
-        net = cv2.dnn.readNetFromTFLite(str(path))
+        net = _read_tflite(path)
+        return split_network(net, (height, width)), (width, height)
     except cv2.error as exc:
         raise ModelError(f"OpenCV cannot load {path}: {exc.msg}") from None
-    return net, MODELS[name].input_size
 
 
 def choose_model(frame_size: tuple[int, int], preference: str) -> str:
@@ -56,7 +71,7 @@ class SelfieSegmenter:
         for choice in wanted:  # fail now, not on the first frame, when a model is missing
             if verified_path(f"selfie-{choice}") is None:
                 raise missing_model(f"selfie-{choice}")
-        self._nets: dict[str, tuple[cv2.dnn.Net, tuple[int, int]]] = {}
+        self._nets: dict[str, tuple[SplitNetwork | WholeNetwork, tuple[int, int]]] = {}
         self._frame_size: tuple[int, int] | None = None
         self._name = ""
 
@@ -74,9 +89,7 @@ class SelfieSegmenter:
 
     def _infer(self, rgb: np.ndarray) -> np.ndarray:
         np.multiply(rgb.transpose(2, 0, 1), np.float32(1 / 255), out=self._blob[0])
-        net = self._nets[self._name][0]
-        net.setInput(self._blob)
-        return net.forward()[0, 0]
+        return self._nets[self._name][0].probability(self._blob)
 
     def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
         height, width = frame_bgr.shape[:2]
