@@ -135,3 +135,18 @@ def recording_backend() -> Iterator[type[fakes.RecordingBackend]]:
     yield fakes.RecordingBackend
     fakes.unregister()
     fakes.RecordingBackend.instances.clear()
+
+
+def decode_all(path: Path) -> list[np.ndarray]:
+    """Every frame of an MJPG video file, decoded by OpenCV directly: its JPEGs as a camera
+    hands them over, through ``cv2.imdecode`` (libjpeg-turbo, as the source uses)."""
+    capture = cv2.VideoCapture(str(path))
+    assert capture.set(cv2.CAP_PROP_FORMAT, -1)  # FFmpeg's raw mode: the packets
+    frames = []
+    while True:
+        ok, packet = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.imdecode(packet, cv2.IMREAD_COLOR))
+    capture.release()
+    return frames

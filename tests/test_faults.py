@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
+from tests.conftest import decode_all
 from tests.fakes import (
     FaultWindow,
     FaultySource,
@@ -160,18 +160,6 @@ def warnings_with(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
         for r in caplog.records
         if r.levelno >= logging.WARNING and text in r.getMessage()
     ]
-
-
-def decode_all(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
 
 
 # --- the camera: a file that disappears, reads that fail, a read that hangs

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE
+from tests.conftest import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE, decode_all
 from vbgcam.demo_scene import DemoScene
 from vbgcam.errors import SourceError
 from vbgcam.sources import DemoSource, VideoFileSource, open_source
@@ -17,19 +17,6 @@ from vbgcam.sources import DemoSource, VideoFileSource, open_source
 
 def blank(size: tuple[int, int]) -> np.ndarray:
     return np.zeros((size[1], size[0], 3), np.uint8)
-
-
-def decode_all(path: Path) -> list[np.ndarray]:
-    """Every frame of a video file, decoded by OpenCV directly."""
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
 
 
 def disc(radius_px: int) -> np.ndarray:

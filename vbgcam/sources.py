@@ -18,6 +18,7 @@ import numpy as np
 
 from vbgcam.demo_scene import DemoScene
 from vbgcam.errors import SourceError
+from vbgcam.mjpeg import MjpegDecoder, is_jpeg_packet
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +43,39 @@ class Source(Protocol):
         ...
 
 
+def _fourcc_text(code: float) -> str:
+    number = int(code)
+    return "".join(chr((number >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00") or "?"
+
+
 class _CaptureReader:
     """Reads from a ``cv2.VideoCapture`` straight into the caller's buffer when sizes agree,
-    else through one scratch buffer, resized; so a mismatched size costs no allocation."""
+    else through one scratch buffer, resized; so a mismatched size costs no allocation.
 
-    def __init__(self, capture: cv2.VideoCapture) -> None:
+    A capture switched to hand over compressed MJPG packets (``compressed``) is decoded by
+    ``MjpegDecoder``, faster than OpenCV would; a backend that ignored the switch and sends
+    pictures is read as before.
+    """
+
+    def __init__(self, capture: cv2.VideoCapture, compressed: bool = False) -> None:
         self.capture = capture
+        self.compressed = compressed
         self._scratch: np.ndarray | None = None
+        self._decoder = MjpegDecoder()
 
     def read_into(self, frame_bgr: np.ndarray) -> bool:
-        target = frame_bgr if self._scratch is None else self._scratch
-        ok, image = self.capture.read(target)
-        if not ok or image is None:
-            return False
+        if self.compressed:
+            ok, image = self.capture.read()
+            if not ok or image is None:
+                return False
+            if is_jpeg_packet(image):
+                return self._decoder.decode_into(image, frame_bgr)
+            self.compressed = False  # the backend decodes after all: read into the frame
+        else:
+            target = frame_bgr if self._scratch is None else self._scratch
+            ok, image = self.capture.read(target)
+            if not ok or image is None:
+                return False
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         if image is frame_bgr:
@@ -69,11 +90,6 @@ class _CaptureReader:
 
     def close(self) -> None:
         self.capture.release()
-
-
-def _fourcc_text(code: float) -> str:
-    number = int(code)
-    return "".join(chr((number >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00") or "?"
 
 
 class CameraSource:
@@ -112,11 +128,13 @@ class CameraSource:
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
         capture.set(cv2.CAP_PROP_FPS, fps)
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
-        self._reader = _CaptureReader(capture)
         got_w = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         got_h = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         got_fps = capture.get(cv2.CAP_PROP_FPS) or fps
         got_fourcc = _fourcc_text(capture.get(cv2.CAP_PROP_FOURCC))
+        # The JPEGs themselves, decoded by MjpegDecoder (2 ms a 720p frame instead of 4.5).
+        compressed = got_fourcc == "MJPG" and bool(capture.set(cv2.CAP_PROP_CONVERT_RGB, 0))
+        self._reader = _CaptureReader(capture, compressed)
         self.fps = float(got_fps)
         self.description = f"camera {spec}: {got_w}x{got_h} {got_fourcc} @ {got_fps:g} fps"
         if (got_w, got_h) != size:
@@ -155,6 +173,8 @@ class VideoFileSource:
         if not capture.isOpened():
             capture.release()
             raise SourceError(f"cannot decode video file {path}: not a video OpenCV can read")
+        # An MJPG file is read as a camera is: its JPEGs, decoded by MjpegDecoder.
+        self._compressed = _fourcc_text(capture.get(cv2.CAP_PROP_FOURCC)) == "MJPG"
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and math.isfinite(fps) and 1 <= fps <= 240 else 30.0
         self.frame_count = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
@@ -162,7 +182,7 @@ class VideoFileSource:
             int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
             int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
         )
-        self._reader = _CaptureReader(capture)
+        self._reader = self._reader_for(capture)
         self._path = path
         self._loop = loop
         probe = np.zeros((max(self.size[1], 2), max(self.size[0], 2), 3), np.uint8)
@@ -189,10 +209,15 @@ class VideoFileSource:
         self._rewind()
         return self._reader.read_into(frame_bgr)
 
+    def _reader_for(self, capture: cv2.VideoCapture) -> _CaptureReader:
+        # FFmpeg's raw mode: each read returns the file's next packet, undecoded.
+        compressed = self._compressed and bool(capture.set(cv2.CAP_PROP_FORMAT, -1))
+        return _CaptureReader(capture, compressed)
+
     def _rewind(self) -> None:
         """Reopen rather than seek: seeking to frame 0 fails or lands late in some formats."""
         self._reader.close()
-        self._reader = _CaptureReader(cv2.VideoCapture(str(self._path)))
+        self._reader = self._reader_for(cv2.VideoCapture(str(self._path)))
 
     def close(self) -> None:
         self._reader.close()

@@ -4,8 +4,9 @@ Two models exist: a landscape one (256x144) for wide frames and a general one (2
 frame is shrunk once into a preallocated input blob; the network's soft output is returned at
 its own small size, and the matte stage scales it to the frame, so no full-size work is done
 here. OpenCV runs the network up to its last layer, which ``selfie_head`` computes in a
-tenth of a millisecond instead of OpenCV's four (the network's time halves). Averaging with a run on the mirrored frame (``flip``) removes some one-sided errors at
-the cost of a second inference.
+tenth of a millisecond instead of OpenCV's four (the network's time halves). Averaging with
+a run on the mirrored frame (``flip``) removes some one-sided errors at the cost of a second
+inference.
 """
 
 from __future__ import annotations

@@ -1,0 +1,120 @@
+"""MJPG frames decoded by simplejpeg: the same picture OpenCV gives, and nothing lost.
+
+Cameras and MJPG files hand over their JPEGs undecoded and ``MjpegDecoder`` decodes them
+(twice as fast as ``cv2.imdecode``); these tests hold it to OpenCV's own decoding, on
+webcam-like pictures at the qualities and chroma layouts cameras send, and on bad packets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import CLIP_SIZE
+from vbgcam.demo_scene import DemoScene
+from vbgcam.mjpeg import MjpegDecoder, is_jpeg_packet
+from vbgcam.sources import VideoFileSource, _CaptureReader
+
+
+def camera_picture(width: int = 640, height: int = 360) -> np.ndarray:
+    """The demo scene with a webcam's sensor noise: detail at every scale to encode."""
+    frame = np.empty((height, width, 3), np.uint8)
+    DemoScene(width, height).render(1.3, frame)
+    noise = np.random.default_rng(3).normal(0, 2.5, frame.shape)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+
+def jpeg(picture: np.ndarray, quality: int = 90, sampling: int | None = None) -> np.ndarray:
+    options = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    if sampling is not None:
+        options += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, sampling]
+    ok, packet = cv2.imencode(".jpg", picture, options)
+    assert ok
+    return packet.reshape(1, -1)  # as a V4L2 capture hands it over: one row of bytes
+
+
+@pytest.mark.parametrize("quality", [50, 80, 95])
+@pytest.mark.parametrize(
+    "sampling",
+    [cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422],
+    ids=["4:2:0", "4:2:2"],
+)
+def test_a_camera_jpeg_decodes_to_the_picture_opencv_gives(quality: int, sampling: int) -> None:
+    packet = jpeg(camera_picture(), quality, sampling)
+    frame = np.zeros((360, 640, 3), np.uint8)
+    assert MjpegDecoder().decode_into(packet, frame)
+    reference = cv2.imdecode(packet, cv2.IMREAD_COLOR)
+    assert np.abs(frame.astype(int) - reference).max() <= 1
+
+
+def test_a_jpeg_of_another_size_is_scaled_into_the_frame() -> None:
+    picture = camera_picture(640, 480)
+    packet = jpeg(picture)
+    frame = np.zeros((360, 640, 3), np.uint8)
+    decoder = MjpegDecoder()
+    assert decoder.decode_into(packet, frame)
+    expected = cv2.resize(
+        cv2.imdecode(packet, cv2.IMREAD_COLOR), (640, 360), interpolation=cv2.INTER_AREA
+    )
+    assert np.abs(frame.astype(int) - expected).max() <= 1
+    assert decoder.decode_into(packet, frame)  # and again, through the same scratch picture
+
+
+def test_bytes_that_are_not_a_picture_are_refused_without_an_exception() -> None:
+    frame = np.full((360, 640, 3), 7, np.uint8)
+    garbage = np.frombuffer(b"\xff\xd8" + bytes(range(256)) * 8, np.uint8).reshape(1, -1)
+    assert MjpegDecoder().decode_into(garbage, frame) is False
+    assert MjpegDecoder().decode_into(np.zeros((1, 100), np.uint8), frame) is False
+
+
+def test_a_frame_cut_short_in_transfer_is_shown_as_far_as_it_came() -> None:
+    """USB drops the tail of a frame now and then; OpenCV shows what arrived, and so do we."""
+    picture = camera_picture()
+    packet = jpeg(picture)
+    cut = packet[:, : packet.shape[1] * 2 // 3]
+    frame = np.zeros((360, 640, 3), np.uint8)
+    assert MjpegDecoder().decode_into(cut, frame)
+    top = slice(0, 100)
+    assert np.abs(frame[top].astype(int) - picture[top]).mean() < 3
+
+
+def test_a_decoded_picture_is_not_taken_for_a_packet() -> None:
+    assert is_jpeg_packet(jpeg(camera_picture()))
+    assert not is_jpeg_packet(camera_picture())
+    assert not is_jpeg_packet(np.full((1, 640), 0xFF, np.uint8))  # a picture one row high
+
+
+def test_an_mjpg_file_is_read_as_packets_and_decoded_like_opencv(demo_clip: Path) -> None:
+    source = VideoFileSource(demo_clip, loop=False)
+    assert source._reader.compressed, "the MJPG file was not read as packets"
+    reference = cv2.VideoCapture(str(demo_clip))
+    width, height = CLIP_SIZE
+    frame = np.empty((height, width, 3), np.uint8)
+    frames = 0
+    while source.read_into(frame):
+        ok, expected = reference.read()
+        assert ok
+        # OpenCV decodes files with FFmpeg's decoder, which rounds a little differently
+        assert np.abs(frame.astype(int) - expected).mean() < 2, frames
+        frames += 1
+    reference.release()
+    source.close()
+    assert frames == source.frame_count == 64
+
+
+def test_a_capture_that_decodes_anyway_is_read_as_pictures(demo_clip: Path) -> None:
+    """A backend that ignores the request for packets still delivers every frame."""
+    reader = _CaptureReader(cv2.VideoCapture(str(demo_clip)), compressed=True)
+    reference = cv2.VideoCapture(str(demo_clip))
+    width, height = CLIP_SIZE
+    frame = np.empty((height, width, 3), np.uint8)
+    for _ in range(3):
+        assert reader.read_into(frame)
+        ok, expected = reference.read()
+        assert ok and np.array_equal(frame, expected)
+    assert reader.compressed is False
+    reader.close()
+    reference.release()
