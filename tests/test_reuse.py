@@ -89,3 +89,57 @@ def test_a_reused_selfie_mask_equals_a_fresh_one_for_the_same_picture(with_model
     reused = reusing.segment(frame, working_copy(frame))
     assert reusing.reused == 1
     assert np.array_equal(reused, fresh)
+
+
+# --- skip_calm: every other frame while the person barely moves
+
+
+def talking(index: int) -> np.ndarray:
+    """A still picture in which one small patch (a mouth: 16 px of 640) changes every frame,
+    by far more than sensor noise: not a still picture, but a calm one."""
+    frame = noisy(demo_frame(0.5), index)
+    frame[200:216, 300:316] = 40 + (index * 53) % 180  # never the same twice in 3 frames
+    return frame
+
+
+def moving_arm(index: int) -> np.ndarray:
+    """A hand-sized block (64 px) that moves 8 px a frame, as a waving arm does."""
+    frame = noisy(demo_frame(0.5), index)
+    left = 100 + 8 * index
+    frame[120:184, left : left + 64] = 250
+    return frame
+
+
+def test_a_calm_picture_is_segmented_every_other_frame_never_two_skipped_in_a_row() -> None:
+    inner = CountingSegmenter()
+    reusing = ReusingSegmenter(inner, skip_calm=True)
+    segmented = []
+    for index in range(20):
+        frame = talking(index)
+        before = inner.calls
+        mask = reusing.segment(frame, working_copy(frame))
+        segmented.append(inner.calls > before)
+        if not segmented[-1]:  # the carried mask is the one the network gave a frame ago
+            assert np.array_equal(mask, inner.segment(talking(index - 1)))
+            inner.calls -= 1
+    assert segmented == [True, False] * 10
+
+
+def test_a_calm_picture_is_segmented_every_frame_without_skip_calm() -> None:
+    inner = CountingSegmenter()
+    reusing = ReusingSegmenter(inner, skip_calm=False)
+    for index in range(10):
+        frame = talking(index)
+        reusing.segment(frame, working_copy(frame))
+    assert inner.calls == 10
+
+
+def test_faster_movement_is_segmented_every_frame_even_with_skip_calm() -> None:
+    inner = CountingSegmenter()
+    reusing = ReusingSegmenter(inner, skip_calm=True)
+    for index in range(10):
+        frame = moving_arm(index)
+        mask = reusing.segment(frame, working_copy(frame))
+        left = 100 + 8 * index
+        assert (mask[120:184, left : left + 64] == 255).all(), index
+    assert inner.calls == 10

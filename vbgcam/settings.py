@@ -91,6 +91,7 @@ class SegmenterSettings:
     flip: bool = False
     every: int = 1
     reuse: bool = True
+    skip_calm: bool = True
     plate: str = ""
     threads: int = 1
 
@@ -267,6 +268,7 @@ KEYS: dict[str, Key] = {
     "segmenter.flip": Key(_boolean),
     "segmenter.every": Key(_integer(1, 10)),
     "segmenter.reuse": Key(_boolean),
+    "segmenter.skip_calm": Key(_boolean),
     "segmenter.plate": Key(_path, is_path=True),
     "segmenter.threads": Key(_integer(0, 64)),
     "matte.refine": Key(_boolean),

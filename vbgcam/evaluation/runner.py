@@ -77,8 +77,12 @@ _ORIGINAL = MappingProxyType({"hold": 0, "clean": False})
 METHODS: tuple[Method, ...] = (
     Method("diff (original)", "diff", _ORIGINAL, single_frame=False),
     Method("diff", "diff", refine=True, single_frame=False),
-    Method("selfie (bare model)", "selfie", MappingProxyType({"reuse": False})),
-    Method("selfie + flip (bare)", "selfie", MappingProxyType({"flip": True, "reuse": False})),
+    Method("selfie (bare model)", "selfie", MappingProxyType({"reuse": False, "skip_calm": False})),
+    Method(
+        "selfie + flip (bare)",
+        "selfie",
+        MappingProxyType({"flip": True, "reuse": False, "skip_calm": False}),
+    ),
     Method("auto (default: selfie + refine)", "auto", refine=True),
     Method("plate", "plate", refine=True, single_frame=False),
     Method("mog2", "mog2", refine=True, single_frame=False),

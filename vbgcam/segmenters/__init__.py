@@ -47,9 +47,9 @@ def _selfie(settings: SegmenterSettings, fps: float) -> Segmenter:
     from vbgcam.segmenters.selfie import SelfieSegmenter  # loads OpenCV's DNN only when used
 
     network = SelfieSegmenter(settings.model, settings.flip)
-    if settings.every == 1 and not settings.reuse:
+    if settings.every == 1 and not settings.reuse and not settings.skip_calm:
         return network
-    return ReusingSegmenter(network, settings.every, settings.reuse)
+    return ReusingSegmenter(network, settings.every, settings.reuse, settings.skip_calm)
 
 
 def _auto(settings: SegmenterSettings, fps: float) -> Segmenter:
