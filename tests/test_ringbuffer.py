@@ -138,3 +138,25 @@ def test_acquiring_a_second_frame_before_releasing_the_first_is_an_error() -> No
 def test_fewer_than_three_slots_is_refused(slots: int) -> None:
     with pytest.raises(ValueError, match="at least 3 slots"):
         RingBuffer(SHAPE, slots=slots)
+
+
+def test_a_held_frame_is_swapped_for_the_newest_and_kept_while_none_is_newer() -> None:
+    """The sender keeps the frame it repeats pinned, never a copy: the writer must not touch
+    it, and the swap to a newer frame releases it."""
+    ring = RingBuffer(SHAPE)
+    write(ring, 1)
+    held = ring.acquire_newest(0, timeout_s=0)
+    assert held is not None
+    assert ring.acquire_newest(held.seq, timeout_s=0, replacing=held) is None
+    assert ring.wait_for_newer(held.seq, timeout_s=0) is False
+    for value in range(2, 50):  # the writer runs on and never lands on the held slot
+        write(ring, value)
+        assert (held.image == 1).all()
+    assert ring.wait_for_newer(held.seq, timeout_s=0) is True
+    newer = ring.acquire_newest(held.seq, timeout_s=0, replacing=held)
+    assert newer is not None and (newer.image == 49).all()
+    for value in range(50, 60):  # now the old slot is free again, and the new one is kept
+        write(ring, value)
+        assert (newer.image == 49).all()
+    with pytest.raises(RuntimeError):  # only the frame actually held can be replaced
+        ring.acquire_newest(newer.seq, timeout_s=0, replacing=held)

@@ -247,7 +247,7 @@ class LiveController:
             # A background of our own: the running one's buffers belong to its thread.
             try:
                 background = make_background(self.settings.background, self.settings.camera.size)
-                last = self.pipeline.sender.last_frame().copy()
+                last = self.pipeline.sender.copy_last_frame()
                 empty = np.zeros(last.shape[:2], np.uint8)
                 picture = background.frame_for(last, empty, 0.0).copy()
             except VbgcamError as exc:  # the picture was moved or deleted since
@@ -265,7 +265,7 @@ class LiveController:
         cached = self._preview
         if cached is not None and cached[0] == sent:
             return cached[1]
-        frame = self.pipeline.sender.last_frame()
+        frame = self.pipeline.sender.copy_last_frame()
         height, width = frame.shape[:2]
         if width > PREVIEW_MAX_WIDTH:
             size = (PREVIEW_MAX_WIDTH, round(height * PREVIEW_MAX_WIDTH / width))

@@ -4,7 +4,9 @@ Newest wins: the writer never blocks and never waits for the reader; the reader 
 the most recent frame and learns how many it never saw. Nothing is allocated per frame: the
 writer fills a free slot in place, and the reader borrows (pins) the newest slot instead of
 copying it. With three slots there is always one that is neither the newest nor pinned, so
-the writer always has somewhere to write.
+the writer always has somewhere to write. A reader that must keep its frame until a newer
+one is ready (the sender repeats it) swaps its pin for the newest in one step
+(``acquire_newest(..., replacing=held)``), so it never holds a copy of its own.
 """
 
 from __future__ import annotations
@@ -91,14 +93,29 @@ class RingBuffer:
             self._writing = None
             self._images[slot] = np.zeros_like(self._images[slot])
 
-    def acquire_newest(self, after_seq: int, timeout_s: float | None = None) -> FrameRef | None:
+    def wait_for_newer(self, after_seq: int, timeout_s: float | None = None) -> bool:
+        """Whether a frame newer than ``after_seq`` is ready, waiting up to ``timeout_s``;
+        pins nothing."""
+        with self._changed:
+            return (
+                self._changed.wait_for(
+                    lambda: self._closed or self._next_seq - 1 > after_seq, timeout_s
+                )
+                and not self._closed
+            )
+
+    def acquire_newest(
+        self, after_seq: int, timeout_s: float | None = None, replacing: FrameRef | None = None
+    ) -> FrameRef | None:
         """Pin the newest frame newer than ``after_seq``, waiting up to ``timeout_s``.
 
         Returns None on timeout or after ``close``. Only one frame may be pinned at a time:
-        release it before acquiring the next.
+        release it before acquiring the next, or pass it as ``replacing``: it is released
+        only when a newer frame is pinned in its place, and stays pinned otherwise.
         """
         with self._changed:
-            if self._pinned is not None:
+            held = self._pinned
+            if held is not None and (replacing is None or replacing.slot != held):
                 raise RuntimeError("release the previous frame before acquiring another")
             ready = self._changed.wait_for(
                 lambda: self._closed or self._next_seq - 1 > after_seq, timeout_s
