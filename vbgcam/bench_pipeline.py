@@ -1,7 +1,10 @@
 """End-to-end benchmark: the whole live path, per stage, flat out and paced at 30 fps.
 
-For each input (a webcam-like MJPG clip built from ../shared/data when present, and the demo
-scene) and each size, in one process:
+For each input and each size, in one process. Inputs: "clip", a webcam-like MJPG clip built
+from ../shared/data when present (a person enters, sways widely, keeps still, leaves);
+"calm", one built the same way of a person who sways gently (at most 1.3 px a frame at 720p,
+as someone talking on a call), where ``skip_calm`` runs the network on every other frame;
+and the generated demo scene. Measured:
 
 - per stage, median and p99 ms: capture decode, segmentation, refinement, background,
   blend, and the output conversion to I420 that the virtual camera needs;
@@ -64,11 +67,10 @@ def _settings(size: tuple[int, int], segmenter: str, beach: Path, threads: int) 
     )
 
 
-def _open(input_name: str, clip: Path | None, size: tuple[int, int]) -> Source:
+def _open(input_name: str, clips: dict[str, Path], size: tuple[int, int]) -> Source:
     if input_name == "demo":
         return DemoSource(size, 30.0)
-    assert clip is not None
-    return VideoFileSource(clip, loop=True)
+    return VideoFileSource(clips[input_name], loop=True)
 
 
 class _ConvertingSink:
@@ -87,12 +89,16 @@ class _ConvertingSink:
 
 
 def _threaded_flat_out(
-    input_name: str, clip: Path | None, size: tuple[int, int], settings: Settings, seconds: float
+    input_name: str,
+    clips: dict[str, Path],
+    size: tuple[int, int],
+    settings: Settings,
+    seconds: float,
 ) -> float:
     """Frames per second the real pipeline composes when the camera is not the limit: the
     source's rate is raised so the capture thread never waits, and the compositor takes
     the newest frame each time, as it does live."""
-    source = _open(input_name, clip, size)
+    source = _open(input_name, clips, size)
     source.fps = 10_000.0
     pipeline = Pipeline(source, compositor_for(settings), [_ConvertingSink(size)], size, 30.0)
     runner = threading.Thread(target=pipeline.run, name="bench-pipeline")
@@ -109,7 +115,7 @@ def _threaded_flat_out(
 
 def bench_one(
     input_name: str,
-    clip: Path | None,
+    clips: dict[str, Path],
     size: tuple[int, int],
     segmenter: str,
     beach: Path,
@@ -119,7 +125,7 @@ def bench_one(
 ) -> PipelineRow:
     settings = _settings(size, segmenter, beach, threads)
     # Flat out: each stage back to back on one thread, timed separately.
-    source = _open(input_name, clip, size)
+    source = _open(input_name, clips, size)
     compositor = compositor_for(settings)
     frame = np.empty((size[1], size[0], 3), np.uint8)
     out = np.empty_like(frame)
@@ -150,11 +156,13 @@ def bench_one(
     finally:
         source.close()
     flat_out_fps = 1e3 / statistics.median(stages["total"])
-    threaded_fps = _threaded_flat_out(input_name, clip, size, settings, paced_s)
+    threaded_fps = _threaded_flat_out(input_name, clips, size, settings, paced_s)
 
     # Paced: the real threaded pipeline at 30 fps, measured after a second of warm-up.
     sink = _ConvertingSink(size)
-    pipeline = Pipeline(_open(input_name, clip, size), compositor_for(settings), [sink], size, 30.0)
+    pipeline = Pipeline(
+        _open(input_name, clips, size), compositor_for(settings), [sink], size, 30.0
+    )
     runner = threading.Thread(target=pipeline.run, name="bench-pipeline")
     runner.start()
     try:
@@ -179,16 +187,26 @@ def bench_one(
     )
 
 
-def _clip() -> Path | None:
-    """The first webcam-like evaluation clip (built once from ../shared/data), if any."""
-    from vbgcam.evaluation.clips import default_clips_dir, ensure_clips
+def _clips() -> dict[str, Path]:
+    """The webcam-like clips (built once from ../shared/data and cached), if the data is here."""
+    from vbgcam.evaluation.clips import ClipConfig, default_clips_dir, ensure_clips
     from vbgcam.evaluation.runner import default_data_dir
 
     human_seg = default_data_dir() / "human-seg"
     if not human_seg.is_dir():
-        return None
-    clips = ensure_clips(human_seg, default_clips_dir(), count=1)
-    return clips[0].video_path if clips else None
+        return {}
+    # "calm": a person who sways 1 % of the width over 2 s with a slight tilt, for 8 s:
+    # always in view, moving at most 1.3 px a frame at 720p.
+    calm = ClipConfig(script=(("sway", 8.0),), sway_share=0.01, sway_deg=0.5)
+    found: dict[str, Path] = {}
+    for name, directory, config in (
+        ("clip", default_clips_dir(), ClipConfig()),
+        ("calm", default_clips_dir() / "calm", calm),
+    ):
+        clips = ensure_clips(human_seg, directory, count=1, config=config)
+        if clips:
+            found[name] = clips[0].video_path
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,9 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         help="OpenCV threads, as [segmenter] threads (0: one per core; default: %(default)s)",
     )
     args = parser.parse_args(argv)
-    clip = _clip()
-    inputs = (["clip"] if clip else []) + ["demo"]
-    if clip is None:
+    clips = _clips()
+    inputs = [*clips, "demo"]
+    if not clips:
         print("no ../shared/data: timing the demo scene only", file=sys.stderr)
     beach_path = Path(__file__).resolve().parent.parent / "examples" / "beach.jpg"
     if not beach_path.is_file():  # an installed copy without the examples folder
@@ -222,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(
                         bench_one(
                             input_name,
-                            clip,
+                            clips,
                             (width, height),
                             segmenter,
                             beach_path,
