@@ -96,7 +96,7 @@ def _loopback_findings(sys_root: Path, dev_root: Path) -> list[Finding]:
     return findings
 
 
-PACKAGES = ("opencv-python", "numpy", "pyvirtualcam", "typer", "rich")
+PACKAGES = ("opencv-python", "numpy", "pyvirtualcam", "typer", "rich", "simplejpeg")
 
 
 def _package_finding() -> Finding:
