@@ -118,3 +118,31 @@ def test_a_capture_that_decodes_anyway_is_read_as_pictures(demo_clip: Path) -> N
     assert reader.compressed is False
     reader.close()
     reference.release()
+
+
+def test_a_damaged_frame_in_an_mjpg_file_is_skipped_not_taken_for_the_end(
+    demo_clip: Path, tmp_path: Path
+) -> None:
+    """A packet that is no JPEG at all (its start marker lost) is one frame lost, not the end
+    of the video: a render would otherwise stop there, and a looped file start over."""
+    from tests.conftest import decode_all
+
+    data = bytearray(demo_clip.read_bytes())
+    starts = [i for i in range(len(data) - 2) if data[i : i + 3] == b"\xff\xd8\xff"]
+    assert len(starts) == 64, "one JPEG start marker per frame expected in the test clip"
+    damaged_index = 10
+    data[starts[damaged_index] : starts[damaged_index] + 2] = b"\x00\x00"
+    damaged = tmp_path / "damaged.avi"
+    damaged.write_bytes(bytes(data))
+
+    expected = decode_all(demo_clip)
+    del expected[damaged_index]
+    source = VideoFileSource(damaged, loop=False)
+    width, height = CLIP_SIZE
+    frame = np.empty((height, width, 3), np.uint8)
+    delivered = []
+    while source.read_into(frame):
+        delivered.append(frame.copy())
+    source.close()
+    assert len(delivered) == 63
+    assert all(np.array_equal(got, want) for got, want in zip(delivered, expected, strict=True))

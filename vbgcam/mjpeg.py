@@ -18,14 +18,16 @@ import simplejpeg
 JPEG_START = b"\xff\xd8"
 
 
+def is_packet(image: np.ndarray) -> bool:
+    """Whether a capture handed back compressed bytes (one row of uint8), not a picture."""
+    return image.dtype == np.uint8 and (
+        image.ndim == 1 or (image.ndim == 2 and image.shape[0] == 1)
+    )
+
+
 def is_jpeg_packet(image: np.ndarray) -> bool:
-    """Whether a capture handed back compressed JPEG bytes (one row of uint8) rather than a
-    picture."""
-    if image.dtype != np.uint8 or image.size < 4:
-        return False
-    if not (image.ndim == 1 or (image.ndim == 2 and image.shape[0] == 1)):
-        return False
-    return bytes(image.ravel()[:2]) == JPEG_START
+    """Whether a capture handed back a JPEG's bytes rather than a picture."""
+    return is_packet(image) and image.size >= 4 and bytes(image.ravel()[:2]) == JPEG_START
 
 
 class MjpegDecoder:

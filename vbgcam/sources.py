@@ -18,7 +18,7 @@ import numpy as np
 
 from vbgcam.demo_scene import DemoScene
 from vbgcam.errors import SourceError
-from vbgcam.mjpeg import MjpegDecoder, is_jpeg_packet
+from vbgcam.mjpeg import MjpegDecoder, is_jpeg_packet, is_packet
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ def _fourcc_text(code: float) -> str:
     return "".join(chr((number >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00") or "?"
 
 
+# Damaged packets skipped in a row before a read counts as failed.
+BAD_PACKETS_SKIPPED = 3
+
+
 class _CaptureReader:
     """Reads from a ``cv2.VideoCapture`` straight into the caller's buffer when sizes agree,
     else through one scratch buffer, resized; so a mismatched size costs no allocation.
@@ -63,13 +67,27 @@ class _CaptureReader:
         self._scratch: np.ndarray | None = None
         self._decoder = MjpegDecoder()
 
-    def read_into(self, frame_bgr: np.ndarray) -> bool:
-        if self.compressed:
+    def _read_packet_into(self, frame_bgr: np.ndarray) -> bool | np.ndarray:
+        """True/False as ``read_into``, or the picture a backend sent instead of packets.
+
+        A packet that is no picture (damaged in transfer, empty) is skipped for the next
+        one, so one bad frame is not taken for the end of a file."""
+        for _ in range(BAD_PACKETS_SKIPPED + 1):
             ok, image = self.capture.read()
             if not ok or image is None:
                 return False
-            if is_jpeg_packet(image):
-                return self._decoder.decode_into(image, frame_bgr)
+            if not is_packet(image):
+                return image
+            if is_jpeg_packet(image) and self._decoder.decode_into(image, frame_bgr):
+                return True
+        return False
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        if self.compressed:
+            result = self._read_packet_into(frame_bgr)
+            if isinstance(result, bool):
+                return result
+            image = result
             self.compressed = False  # the backend decodes after all: read into the frame
         else:
             target = frame_bgr if self._scratch is None else self._scratch

@@ -34,6 +34,8 @@ MAX_REUSED_FRAMES = 15
 CALM_LEVELS = 8.0
 # ...and a frame is calm while at most this share of the blocks moved (a blink, a lip).
 CALM_MOVED_SHARE = 0.005
+# The network's mask is carried at most this many frames while calm.
+CALM_MAX_CARRIED = 1
 
 
 class ReusingSegmenter:
@@ -71,7 +73,7 @@ class ReusingSegmenter:
         change = np.abs(blocks - self._reference)
         if self.reuse_still and float(np.max(change)) <= CHANGE_LEVELS:
             return True
-        if self.skip_calm and self._since_segmented == 0:
+        if self.skip_calm and self._since_segmented < CALM_MAX_CARRIED:
             moved = np.count_nonzero(change > CALM_LEVELS)
             return moved <= CALM_MOVED_SHARE * change.size
         return False
