@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -437,3 +438,21 @@ def test_a_camera_that_stops_is_replaced_by_a_card_and_reopened(recording_backen
     finally:
         pipeline.request_stop()
         runner.join(5)
+
+
+def test_a_threads_change_applies_at_once_and_keeps_the_segmenter(
+    running: tuple[LiveController, RecordingBackend],
+) -> None:
+    """OpenCV's thread count is process-wide: the change must reach it, and must not cost a
+    new segmenter (for the selfie network: a model reload and a lost mask history)."""
+    live, backend = running
+    before_threads = cv2.getNumThreads()
+    segmenter = live.pipeline.compositor.segmenter
+    try:
+        live.update_settings({"segmenter.threads": 2})
+        assert cv2.getNumThreads() == 2
+        sent = len(backend.frames)
+        assert wait_for(lambda: len(backend.frames) > sent + 3)
+        assert live.pipeline.compositor.segmenter is segmenter
+    finally:
+        cv2.setNumThreads(before_threads)

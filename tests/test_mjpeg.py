@@ -120,29 +120,53 @@ def test_a_capture_that_decodes_anyway_is_read_as_pictures(demo_clip: Path) -> N
     reference.release()
 
 
-def test_a_damaged_frame_in_an_mjpg_file_is_skipped_not_taken_for_the_end(
-    demo_clip: Path, tmp_path: Path
+@pytest.mark.parametrize("damaged", [[10], [10, 11, 12, 13, 14, 15]], ids=["one", "six-in-a-row"])
+def test_damaged_frames_in_an_mjpg_file_are_skipped_not_taken_for_the_end(
+    demo_clip: Path, tmp_path: Path, damaged: list[int]
 ) -> None:
-    """A packet that is no JPEG at all (its start marker lost) is one frame lost, not the end
+    """Packets that are no JPEG at all (their start marker lost) are frames lost, not the end
     of the video: a render would otherwise stop there, and a looped file start over."""
     from tests.conftest import decode_all
 
     data = bytearray(demo_clip.read_bytes())
     starts = [i for i in range(len(data) - 2) if data[i : i + 3] == b"\xff\xd8\xff"]
     assert len(starts) == 64, "one JPEG start marker per frame expected in the test clip"
-    damaged_index = 10
-    data[starts[damaged_index] : starts[damaged_index] + 2] = b"\x00\x00"
-    damaged = tmp_path / "damaged.avi"
-    damaged.write_bytes(bytes(data))
+    for index in damaged:
+        data[starts[index] : starts[index] + 2] = b"\x00\x00"
+    damaged_clip = tmp_path / "damaged.avi"
+    damaged_clip.write_bytes(bytes(data))
 
-    expected = decode_all(demo_clip)
-    del expected[damaged_index]
-    source = VideoFileSource(damaged, loop=False)
+    expected = [f for i, f in enumerate(decode_all(demo_clip)) if i not in damaged]
+    source = VideoFileSource(damaged_clip, loop=False)
     width, height = CLIP_SIZE
     frame = np.empty((height, width, 3), np.uint8)
     delivered = []
     while source.read_into(frame):
         delivered.append(frame.copy())
     source.close()
-    assert len(delivered) == 63
+    assert len(delivered) == 64 - len(damaged)
     assert all(np.array_equal(got, want) for got, want in zip(delivered, expected, strict=True))
+
+
+def test_a_jpeg_header_claiming_a_giant_picture_is_a_lost_frame_not_a_giant_buffer() -> None:
+    """A damaged size field (16000x16000) must not make the decoder allocate 730 MB."""
+    packet = jpeg(camera_picture()).ravel().copy()
+    sof = bytes(packet).index(b"\xff\xc0")  # baseline frame header: height, then width
+    packet[sof + 5 : sof + 9] = np.frombuffer((16000).to_bytes(2, "big") * 2, np.uint8)
+    decoder = MjpegDecoder()
+    frame = np.zeros((360, 640, 3), np.uint8)
+    assert decoder.decode_into(packet.reshape(1, -1), frame) is False
+    assert decoder._scratch is None or decoder._scratch.nbytes < 10_000_000
+
+
+def test_without_simplejpeg_opencv_decodes_the_same_picture(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An install from before simplejpeg was a dependency keeps working, only slower."""
+    import vbgcam.mjpeg
+
+    monkeypatch.setattr(vbgcam.mjpeg, "simplejpeg", None)
+    packet = jpeg(camera_picture())
+    frame = np.zeros((360, 640, 3), np.uint8)
+    assert MjpegDecoder().decode_into(packet, frame)
+    assert np.array_equal(frame, cv2.imdecode(packet, cv2.IMREAD_COLOR))

@@ -143,3 +143,17 @@ def test_faster_movement_is_segmented_every_frame_even_with_skip_calm() -> None:
         left = 100 + 8 * index
         assert (mask[120:184, left : left + 64] == 255).all(), index
     assert inner.calls == 10
+
+
+def test_reuse_off_means_the_network_on_every_frame_whatever_skip_calm_says(
+    with_models: object,
+) -> None:
+    """skip_calm is a kind of reuse: a config that turned reuse off keeps fresh masks."""
+    from vbgcam.segmenters import make_segmenter
+    from vbgcam.segmenters.selfie import SelfieSegmenter
+    from vbgcam.settings import SegmenterSettings
+
+    bare = make_segmenter(SegmenterSettings(name="selfie", reuse=False, skip_calm=True))
+    assert isinstance(bare, SelfieSegmenter)
+    reusing = make_segmenter(SegmenterSettings(name="selfie"))
+    assert isinstance(reusing, ReusingSegmenter) and reusing.skip_calm

@@ -25,7 +25,7 @@ import numpy as np
 
 from vbgcam.backgrounds import IMAGE_SUFFIXES, decode_picture, make_background
 from vbgcam.cards import make_card
-from vbgcam.compose import Compositor
+from vbgcam.compose import Compositor, use_opencv_threads
 from vbgcam.effects import make_effects
 from vbgcam.errors import BackgroundError, ConfigError, VbgcamError
 from vbgcam.matte import make_matte
@@ -104,7 +104,11 @@ class LiveController:
             current = self._compositor
             segmenter = current.segmenter
             matte = current.masker.matte
-            if new.segmenter != old.segmenter:
+            if new.segmenter.threads != old.segmenter.threads:
+                use_opencv_threads(new.segmenter.threads)
+            if dataclasses.replace(new.segmenter, threads=0) != dataclasses.replace(
+                old.segmenter, threads=0
+            ):
                 segmenter = make_segmenter(new.segmenter, new.camera.fps)
             if new.matte != old.matte:
                 matte = make_matte(new.matte)

@@ -6,14 +6,27 @@ so every frame is a JPEG to decode. OpenCV's V4L2 backend hands each one to ``cv
 through simplejpeg, with the same pixels (both use its accurate integer DCT), written straight
 into the ring buffer's slot. At 30 fps that is 7 % of a core given back. So cameras and MJPG
 files are read as compressed packets and decoded here; anything simplejpeg refuses goes to
-OpenCV's decoder, so no frame OpenCV could show is lost.
+OpenCV's decoder, so no frame OpenCV could show is lost. Without simplejpeg (an install that
+predates it) OpenCV decodes everything, as before, and ``vbgcam doctor`` says it is missing.
 """
 
 from __future__ import annotations
 
+import logging
+
 import cv2
 import numpy as np
-import simplejpeg
+
+log = logging.getLogger(__name__)
+
+try:
+    import simplejpeg
+except ImportError:  # an old install; doctor reports the missing package
+    simplejpeg = None
+
+# A JPEG claiming more pixels than this (and than 16 frames) has a damaged header, not a
+# picture: decoding it would allocate its claimed size (16000x16000: 730 MB).
+MAX_PIXELS = 4096 * 4096
 
 JPEG_START = b"\xff\xd8"
 
@@ -44,9 +57,19 @@ class MjpegDecoder:
 
     def decode_into(self, packet: np.ndarray, frame_bgr: np.ndarray) -> bool:
         """Fill ``frame_bgr`` from one JPEG; False when the bytes are not a picture."""
-        data = packet.ravel()
         try:
+            return self._decode_into(packet.ravel(), frame_bgr)
+        except (MemoryError, cv2.error) as exc:  # a damaged packet is one lost frame
+            log.debug("undecodable MJPG frame: %s", exc)
+            return False
+
+    def _decode_into(self, data: np.ndarray, frame_bgr: np.ndarray) -> bool:
+        try:
+            if simplejpeg is None:
+                raise ValueError("simplejpeg is not installed")
             height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+            if width * height > max(MAX_PIXELS, 16 * frame_bgr.shape[0] * frame_bgr.shape[1]):
+                return False
             target = (
                 frame_bgr
                 if frame_bgr.shape[:2] == (height, width) and frame_bgr.flags.c_contiguous

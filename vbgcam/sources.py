@@ -6,6 +6,7 @@ another size instead of failing on it, so the rest of the pipeline sees one shap
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -61,9 +62,17 @@ class _CaptureReader:
     pictures is read as before.
     """
 
-    def __init__(self, capture: cv2.VideoCapture, compressed: bool = False) -> None:
+    def __init__(
+        self,
+        capture: cv2.VideoCapture,
+        compressed: bool = False,
+        bad_packets_skipped: int | None = BAD_PACKETS_SKIPPED,
+    ) -> None:
         self.capture = capture
         self.compressed = compressed
+        # None: a file, skipped through to its next good packet or its end; a camera gives
+        # up after a few, so a camera sending only garbage counts as failing.
+        self.bad_packets_skipped = bad_packets_skipped
         self._scratch: np.ndarray | None = None
         self._decoder = MjpegDecoder()
 
@@ -71,8 +80,10 @@ class _CaptureReader:
         """True/False as ``read_into``, or the picture a backend sent instead of packets.
 
         A packet that is no picture (damaged in transfer, empty) is skipped for the next
-        one, so one bad frame is not taken for the end of a file."""
-        for _ in range(BAD_PACKETS_SKIPPED + 1):
+        one, so bad frames are not taken for the end of a file."""
+        limit = self.bad_packets_skipped
+        attempts = itertools.count() if limit is None else range(limit + 1)
+        for _ in attempts:
             ok, image = self.capture.read()
             if not ok or image is None:
                 return False
@@ -89,6 +100,9 @@ class _CaptureReader:
                 return result
             image = result
             self.compressed = False  # the backend decodes after all: read into the frame
+            if image.shape == frame_bgr.shape:  # and straight into the frame from now on
+                np.copyto(frame_bgr, image)
+                return True
         else:
             target = frame_bgr if self._scratch is None else self._scratch
             ok, image = self.capture.read(target)
@@ -230,7 +244,7 @@ class VideoFileSource:
     def _reader_for(self, capture: cv2.VideoCapture) -> _CaptureReader:
         # FFmpeg's raw mode: each read returns the file's next packet, undecoded.
         compressed = self._compressed and bool(capture.set(cv2.CAP_PROP_FORMAT, -1))
-        return _CaptureReader(capture, compressed)
+        return _CaptureReader(capture, compressed, bad_packets_skipped=None)
 
     def _rewind(self) -> None:
         """Reopen rather than seek: seeking to frame 0 fails or lands late in some formats."""

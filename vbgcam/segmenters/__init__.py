@@ -47,9 +47,11 @@ def _selfie(settings: SegmenterSettings, fps: float) -> Segmenter:
     from vbgcam.segmenters.selfie import SelfieSegmenter  # loads OpenCV's DNN only when used
 
     network = SelfieSegmenter(settings.model, settings.flip)
-    if settings.every == 1 and not settings.reuse and not settings.skip_calm:
+    if settings.every == 1 and not settings.reuse:
         return network
-    return ReusingSegmenter(network, settings.every, settings.reuse, settings.skip_calm)
+    # skip_calm is a kind of reuse: reuse = false keeps its meaning, a fresh mask every frame.
+    skip_calm = settings.reuse and settings.skip_calm
+    return ReusingSegmenter(network, settings.every, settings.reuse, skip_calm)
 
 
 def _auto(settings: SegmenterSettings, fps: float) -> Segmenter:
