@@ -170,3 +170,46 @@ def test_without_simplejpeg_opencv_decodes_the_same_picture(
     frame = np.zeros((360, 640, 3), np.uint8)
     assert MjpegDecoder().decode_into(packet, frame)
     assert np.array_equal(frame, cv2.imdecode(packet, cv2.IMREAD_COLOR))
+
+
+class RawCamera:
+    """Stands in for a V4L2 camera (none can exist on a test machine) whose raw frames turn
+    out not to be JPEGs: OpenCV's capture interface, packets until asked to convert."""
+
+    def __init__(self, picture: np.ndarray) -> None:
+        self.picture = picture
+        self.convert = False
+
+    def read(self, image: np.ndarray | None = None) -> tuple[bool, np.ndarray]:
+        if self.convert:
+            return True, self.picture.copy()
+        return True, np.full((1, 5000), 7, np.uint8)  # raw YUYV bytes, say
+
+    def set(self, prop: int, value: float) -> bool:
+        if prop == cv2.CAP_PROP_CONVERT_RGB:
+            self.convert = bool(value)
+            return True
+        return False
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_camera_whose_raw_frames_are_not_jpegs_is_decoded_by_opencv_soon() -> None:
+    """Within a few frames, well before the capture thread would call the camera lost; and
+    the camera is not asked for raw frames again when it is reopened."""
+    from vbgcam.sources import GIVE_UP_RAW_AFTER, NOT_JPEG_CAMERAS
+
+    picture = camera_picture()
+    camera = RawCamera(picture)
+    reader = _CaptureReader(camera, compressed=True, name="/dev/video7")  # type: ignore[arg-type]
+    frame = np.zeros_like(picture)
+    failed = 0
+    while not reader.read_into(frame):
+        failed += 1
+        assert failed <= GIVE_UP_RAW_AFTER, "the reader never gave up on raw frames"
+    assert camera.convert and not reader.compressed
+    assert np.array_equal(frame, picture)
+    assert failed * 4 / 30 < 0.5, "raw frames were tried for longer than half a second"
+    assert "/dev/video7" in NOT_JPEG_CAMERAS
+    NOT_JPEG_CAMERAS.discard("/dev/video7")

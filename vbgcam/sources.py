@@ -51,6 +51,12 @@ def _fourcc_text(code: float) -> str:
 
 # Damaged packets skipped in a row before a read counts as failed.
 BAD_PACKETS_SKIPPED = 3
+# Raw frames in a row that are not JPEGs at all before OpenCV is asked to decode them itself:
+# a quarter of a second at 30 fps, well before the capture thread would call the camera lost.
+GIVE_UP_RAW_AFTER = 8
+# Cameras (by --camera spec) whose raw frames were not JPEGs: not asked for them again when
+# reopened.
+NOT_JPEG_CAMERAS: set[str] = set()
 
 
 class _CaptureReader:
@@ -67,12 +73,15 @@ class _CaptureReader:
         capture: cv2.VideoCapture,
         compressed: bool = False,
         bad_packets_skipped: int | None = BAD_PACKETS_SKIPPED,
+        name: str = "",
     ) -> None:
         self.capture = capture
         self.compressed = compressed
         # None: a file, skipped through to its next good packet or its end; a camera gives
         # up after a few, so a camera sending only garbage counts as failing.
         self.bad_packets_skipped = bad_packets_skipped
+        self.name = name
+        self._not_jpeg = 0  # packets in a row that were not JPEGs
         self._scratch: np.ndarray | None = None
         self._decoder = MjpegDecoder()
 
@@ -89,9 +98,25 @@ class _CaptureReader:
                 return False
             if not is_packet(image):
                 return image
-            if is_jpeg_packet(image) and self._decoder.decode_into(image, frame_bgr):
+            if not is_jpeg_packet(image):
+                self._not_jpeg += 1
+                camera = self.bad_packets_skipped is not None
+                if camera and self._not_jpeg >= GIVE_UP_RAW_AFTER and self._decode_in_backend():
+                    return False
+                continue
+            self._not_jpeg = 0
+            if self._decoder.decode_into(image, frame_bgr):
                 return True
         return False
+
+    def _decode_in_backend(self) -> bool:
+        """A camera whose raw frames are not JPEGs after all: let OpenCV decode again."""
+        if not self.capture.set(cv2.CAP_PROP_CONVERT_RGB, 1):
+            return False
+        log.warning("the camera's raw frames are not JPEGs; OpenCV decodes them instead")
+        self.compressed = False
+        NOT_JPEG_CAMERAS.add(self.name)
+        return True
 
     def read_into(self, frame_bgr: np.ndarray) -> bool:
         if self.compressed:
@@ -165,8 +190,15 @@ class CameraSource:
         got_fps = capture.get(cv2.CAP_PROP_FPS) or fps
         got_fourcc = _fourcc_text(capture.get(cv2.CAP_PROP_FOURCC))
         # The JPEGs themselves, decoded by MjpegDecoder (2 ms a 720p frame instead of 4.5).
-        compressed = got_fourcc == "MJPG" and bool(capture.set(cv2.CAP_PROP_CONVERT_RGB, 0))
-        self._reader = _CaptureReader(capture, compressed)
+        # Only through V4L2, whose raw frames are known to be the camera's JPEGs; other
+        # backends hand over other raw layouts when asked not to convert.
+        compressed = (
+            backend == cv2.CAP_V4L2
+            and got_fourcc == "MJPG"
+            and spec not in NOT_JPEG_CAMERAS
+            and bool(capture.set(cv2.CAP_PROP_CONVERT_RGB, 0))
+        )
+        self._reader = _CaptureReader(capture, compressed, name=spec)
         self.fps = float(got_fps)
         self.description = f"camera {spec}: {got_w}x{got_h} {got_fourcc} @ {got_fps:g} fps"
         if (got_w, got_h) != size:
