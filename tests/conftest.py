@@ -150,3 +150,14 @@ def decode_all(path: Path) -> list[np.ndarray]:
         frames.append(cv2.imdecode(packet, cv2.IMREAD_COLOR))
     capture.release()
     return frames
+
+
+def require_pipewire_parts(missing: list[str], needs: str, hint: str) -> None:
+    """Skip when the PipeWire/desktop parts a test starts are not installed; fail instead
+    where CI installed them (VBGCAM_REQUIRE_PIPEWIRE), so a broken install is not a skip."""
+    if not missing:
+        return
+    message = f"{needs}: {', '.join(missing)} ({hint})"
+    if os.environ.get("VBGCAM_REQUIRE_PIPEWIRE"):
+        pytest.fail(message)
+    pytest.skip(message)

@@ -10,7 +10,6 @@ outside the rectangle must be the background picture.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import numpy as np
 import pytest
 import pyvirtualcam
 
+from tests.conftest import require_pipewire_parts
 from vbgcam import pipewire_info
 from vbgcam.backgrounds import ImageBackground
 from vbgcam.compose import Compositor
@@ -43,14 +43,9 @@ from vbgcam.pipewire_sandbox import (
 
 @pytest.fixture(scope="module")
 def private_pipewire() -> Iterator[PrivatePipeWire]:
-    missing = missing_parts()
-    if missing:
-        message = (
-            f"PipeWire tests need: {', '.join(missing)} (sudo apt install {pipewire_info.PACKAGES})"
-        )
-        if os.environ.get("VBGCAM_REQUIRE_PIPEWIRE"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_pipewire_parts(
+        missing_parts(), "PipeWire tests need", f"sudo apt install {pipewire_info.PACKAGES}"
+    )
     session = PrivatePipeWire().start()
     yield session
     session.stop()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import http.server
-import os
 import statistics
 import string
 import threading
@@ -26,6 +25,7 @@ import pytest
 from tests import browser_portal
 from tests import test_pipewire as pipewire_tests
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import require_pipewire_parts
 from tests.test_pipewire import RunningCamera
 from vbgcam.pipewire_sandbox import (
     BIT_ORIGIN,
@@ -222,14 +222,11 @@ class PageServer:
 
 @pytest.fixture(scope="module")
 def desktop() -> Iterator[browser_portal.PortalDesktop]:
-    missing = browser_portal.missing_parts()
-    if missing:
-        message = (
-            f"the browser camera test needs: {', '.join(missing)} ({browser_portal.install_hint()})"
-        )
-        if os.environ.get("VBGCAM_REQUIRE_PIPEWIRE"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_pipewire_parts(
+        browser_portal.missing_parts(),
+        "the browser camera test needs",
+        browser_portal.install_hint(),
+    )
     started = browser_portal.PortalDesktop().start()
     yield started
     started.stop()

@@ -13,7 +13,6 @@ import json
 import platform
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -198,17 +197,12 @@ def measure_idle_cpu(size: tuple[int, int], seconds: float) -> dict[str, float]:
         result[f"{label}_cpu_percent"] = 100 * (time.process_time() - cpu) / elapsed
         result[f"{label}_fps_out"] = (sink.frames - frames) / elapsed
 
-    runner = threading.Thread(target=pipeline.run, name="bench-pipeline")
-    runner.start()
-    try:
+    with pipeline.in_background("bench-pipeline"):
         time.sleep(1.0)
         sample("watched")
         live.set_watched(False)
         time.sleep(1.5)
         sample("idle")
-    finally:
-        pipeline.request_stop()
-        runner.join()
     return result
 
 

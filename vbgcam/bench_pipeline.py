@@ -23,7 +23,6 @@ import argparse
 import json
 import statistics
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -101,16 +100,11 @@ def _threaded_flat_out(
     source = _open(input_name, clips, size)
     source.fps = 10_000.0
     pipeline = Pipeline(source, compositor_for(settings), [_ConvertingSink(size)], size, 30.0)
-    runner = threading.Thread(target=pipeline.run, name="bench-pipeline")
-    runner.start()
-    try:
+    with pipeline.in_background("bench-pipeline"):
         time.sleep(1.0)
         composed, start = pipeline.composed, time.perf_counter()
         time.sleep(seconds)
         return (pipeline.composed - composed) / (time.perf_counter() - start)
-    finally:
-        pipeline.request_stop()
-        runner.join()
 
 
 def bench_one(
@@ -163,18 +157,13 @@ def bench_one(
     pipeline = Pipeline(
         _open(input_name, clips, size), compositor_for(settings), [sink], size, 30.0
     )
-    runner = threading.Thread(target=pipeline.run, name="bench-pipeline")
-    runner.start()
-    try:
+    with pipeline.in_background("bench-pipeline"):
         time.sleep(1.0)
         pipeline.sender.latencies_ms.clear()
         cpu, sent = time.process_time(), sink.frames
         time.sleep(paced_s)
         cpu_ms = (time.process_time() - cpu) * 1e3 / max(1, sink.frames - sent)
         latencies = list(pipeline.sender.latencies_ms)
-    finally:
-        pipeline.request_stop()
-        runner.join()
     return PipelineRow(
         input=input_name,
         size=f"{size[0]}x{size[1]}",

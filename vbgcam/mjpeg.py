@@ -17,6 +17,8 @@ import logging
 import cv2
 import numpy as np
 
+from vbgcam.shrink import fit_into
+
 log = logging.getLogger(__name__)
 
 try:
@@ -90,13 +92,6 @@ class MjpegDecoder:
             if decoded is None:
                 return False
             picture = decoded
-        if picture is frame_bgr:
-            return True
-        if picture.shape == frame_bgr.shape:
-            np.copyto(frame_bgr, picture)
-        else:
-            out_height, out_width = frame_bgr.shape[:2]
-            cv2.resize(
-                picture, (out_width, out_height), dst=frame_bgr, interpolation=cv2.INTER_AREA
-            )
+        if picture is not frame_bgr:
+            fit_into(picture, frame_bgr)
         return True

@@ -12,7 +12,8 @@ import logging
 import statistics
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,6 +156,18 @@ class Pipeline:
         except BaseException as exc:
             self.error = exc
             log.debug("compositor stopped by an error", exc_info=True)
+
+    @contextmanager
+    def in_background(self, name: str = "vbgcam-pipeline") -> Iterator[Pipeline]:
+        """``run`` on a thread of its own for the ``with`` block; stopped and joined after,
+        for benchmarks that measure a running pipeline from the outside."""
+        runner = threading.Thread(target=self.run, name=name)
+        runner.start()
+        try:
+            yield self
+        finally:
+            self.request_stop()
+            runner.join()
 
     def request_stop(self) -> None:
         """Ask ``run`` to return; safe from signal handlers and other threads."""

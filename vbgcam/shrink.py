@@ -46,6 +46,16 @@ def working_size(frame_shape: tuple[int, ...], width: int = WORKING_WIDTH) -> tu
     return work_w, max(2, round(height * work_w / frame_width))
 
 
+def fit_into(picture: np.ndarray, frame_bgr: np.ndarray) -> None:
+    """Copy ``picture`` into ``frame_bgr``, area-scaled when a source delivers another size
+    than the frame (a camera that did not take the asked mode, a video of another size)."""
+    if picture.shape == frame_bgr.shape:
+        np.copyto(frame_bgr, picture)
+    else:
+        height, width = frame_bgr.shape[:2]
+        cv2.resize(picture, (width, height), dst=frame_bgr, interpolation=cv2.INTER_AREA)
+
+
 def working_copy(frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
     """The frame at ``working_size``: ``small_bgr`` when the caller already made it (the
     compositor shrinks each frame once for every stage), else shrunk here."""

@@ -20,6 +20,7 @@ import numpy as np
 from vbgcam.demo_scene import DemoScene
 from vbgcam.errors import SourceError
 from vbgcam.mjpeg import MjpegDecoder, is_jpeg_packet, is_packet
+from vbgcam.shrink import fit_into
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +126,6 @@ class _CaptureReader:
                 return result
             image = result
             self.compressed = False  # the backend decodes after all: read into the frame
-            if image.shape == frame_bgr.shape:  # and straight into the frame from now on
-                np.copyto(frame_bgr, image)
-                return True
         else:
             target = frame_bgr if self._scratch is None else self._scratch
             ok, image = self.capture.read(target)
@@ -135,14 +133,10 @@ class _CaptureReader:
                 return False
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        if image is frame_bgr:
-            return True
-        if image.shape == frame_bgr.shape:
-            np.copyto(frame_bgr, image)
-        else:
-            height, width = frame_bgr.shape[:2]
-            cv2.resize(image, (width, height), dst=frame_bgr, interpolation=cv2.INTER_AREA)
-        self._scratch = image
+        if image is not frame_bgr:
+            fit_into(image, frame_bgr)
+            # A picture of another size is read into a buffer of its own from now on.
+            self._scratch = image if image.shape != frame_bgr.shape else None
         return True
 
     def close(self) -> None:
