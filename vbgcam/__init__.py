@@ -2,9 +2,13 @@
 
 import os
 
+from vbgcam.threadpools import limit_before_load
+
 __version__ = "0.1.0"
 
 # OpenCV reads this once, when it loads: a picture claiming more pixels is refused before its
 # memory is allocated, so a small crafted PNG cannot make vbgcam allocate gigabytes. Matches
 # vbgcam.backgrounds.MAX_IMAGE_PIXELS.
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(50_000_000))
+# Before numpy or OpenCV loads: their OpenBLAS pools would start a spinning worker per core.
+limit_before_load()

@@ -21,12 +21,13 @@ import cv2
 import numpy as np
 
 from vbgcam.backgrounds import BlurBackground, ImageBackground
-from vbgcam.compose import Compositor, use_opencv_threads
+from vbgcam.compose import Compositor
 from vbgcam.demo_scene import DemoScene, make_beach
 from vbgcam.errors import ModelError
 from vbgcam.matte import make_matte
 from vbgcam.segmenters import make_segmenter
 from vbgcam.settings import MatteSettings, SegmenterSettings
+from vbgcam.threadpools import use_opencv_threads
 
 TUTORIAL_THRESHOLD = 3
 

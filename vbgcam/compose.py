@@ -19,6 +19,7 @@ from vbgcam.matte import Matte, make_matte
 from vbgcam.segmenters import Segmenter, make_segmenter
 from vbgcam.settings import Settings
 from vbgcam.shrink import shrink, working_size
+from vbgcam.threadpools import limit_loaded_pools, use_opencv_threads
 
 # The binary blend copies in bands of this many rows, so the destination rows are still in
 # the cache for the second copy: 0.46 ms instead of 0.49 ms at 1280x720 here (48: 0.47).
@@ -230,15 +231,12 @@ class Compositor:
         return alpha
 
 
-def use_opencv_threads(threads: int) -> None:
-    """``[segmenter] threads``: 0 is one per core (OpenCV's own 0 would mean none)."""
-    cv2.setNumThreads(threads if threads > 0 else -1)
-
-
 def compositor_for(settings: Settings, background: Background | None = None) -> Compositor:
     """The compositor a settings snapshot describes (``background`` when already built, so
     the caller can check its files first): the one recipe the daemon, the benchmarks and
-    the soak share. Also sets OpenCV's thread count, which is process-wide."""
+    the soak share. Also sets the process-wide thread counts: OpenCV's as the settings say,
+    one for every BLAS and OpenMP pool."""
+    limit_loaded_pools()
     use_opencv_threads(settings.segmenter.threads)
     size = settings.camera.size
     return Compositor(

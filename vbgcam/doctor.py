@@ -18,6 +18,7 @@ import cv2
 
 from vbgcam import __version__, models, pipewire_info
 from vbgcam.camera_modes import camera_modes, summary
+from vbgcam.errors import VbgcamError
 from vbgcam.on_demand import processes_holding
 from vbgcam.outputs import MODPROBE
 
@@ -96,7 +97,15 @@ def _loopback_findings(sys_root: Path, dev_root: Path) -> list[Finding]:
     return findings
 
 
-PACKAGES = ("opencv-python", "numpy", "pyvirtualcam", "typer", "rich", "simplejpeg")
+PACKAGES = (
+    "opencv-python",
+    "numpy",
+    "pyvirtualcam",
+    "typer",
+    "rich",
+    "simplejpeg",
+    "threadpoolctl",
+)
 
 
 def _package_finding() -> Finding:
@@ -133,11 +142,42 @@ def _opencv_findings() -> list[Finding]:
     return findings
 
 
+def _runtime_finding(name: str) -> Finding:
+    """Which runtime runs a verified model here, after the same check ``vbgcam run`` makes."""
+    from vbgcam.segmenters.runtimes import LITERT_PACKAGE, litert_installed
+    from vbgcam.segmenters.selfie import load_network
+
+    try:
+        runtime = load_network(name)
+    except VbgcamError as exc:
+        return Finding(
+            FAIL,
+            f"model {name} cannot run: {exc}",
+            f"pip install --upgrade {LITERT_PACKAGE} opencv-python",
+        )
+    if runtime.description.startswith("LiteRT"):
+        return Finding(PASS, f"model {name} runs on {runtime.description}")
+    if litert_installed():
+        return Finding(
+            WARN,
+            f"model {name} runs on {runtime.description}: LiteRT gave another answer than the "
+            "model's reference (the log says how)",
+            f"pip install --upgrade {LITERT_PACKAGE}",
+        )
+    return Finding(
+        WARN,
+        f"model {name} runs on {runtime.description}: {LITERT_PACKAGE} is not installed, "
+        "which runs it at half the CPU",
+        f"pip install {LITERT_PACKAGE} (wheels: Linux x86_64/aarch64, Windows x86_64, macOS arm64)",
+    )
+
+
 def _model_findings() -> list[Finding]:
     findings = []
     for found in models.describe():
         if found.status == "verified":
             findings.append(Finding(PASS, f"model {found.name} verified ({found.path})"))
+            findings.append(_runtime_finding(found.name))
         else:
             findings.append(
                 Finding(

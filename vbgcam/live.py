@@ -25,13 +25,14 @@ import numpy as np
 
 from vbgcam.backgrounds import IMAGE_SUFFIXES, decode_picture, make_background
 from vbgcam.cards import make_card
-from vbgcam.compose import Compositor, use_opencv_threads
+from vbgcam.compose import Compositor
 from vbgcam.effects import make_effects
 from vbgcam.errors import BackgroundError, ConfigError, VbgcamError
 from vbgcam.matte import make_matte
 from vbgcam.pipeline import Pipeline
 from vbgcam.segmenters import make_segmenter
 from vbgcam.settings import KEYS, BackgroundSettings, Settings, build_settings
+from vbgcam.threadpools import use_opencv_threads
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +105,9 @@ class LiveController:
             current = self._compositor
             segmenter = current.segmenter
             matte = current.masker.matte
-            if new.segmenter.threads != old.segmenter.threads:
-                use_opencv_threads(new.segmenter.threads)
-            if dataclasses.replace(new.segmenter, threads=0) != dataclasses.replace(
-                old.segmenter, threads=0
-            ):
+            # A threads change builds a new segmenter too: a network runtime takes its
+            # thread count when it is built.
+            if new.segmenter != old.segmenter:
                 segmenter = make_segmenter(new.segmenter, new.camera.fps)
             if new.matte != old.matte:
                 matte = make_matte(new.matte)
@@ -118,6 +117,8 @@ class LiveController:
             effects = current.effects
             if new.background != old.background:
                 effects = make_effects(new.background, new.camera.size)
+            if new.segmenter.threads != old.segmenter.threads:  # after every build succeeded
+                use_opencv_threads(new.segmenter.threads)
             self._compositor = Compositor(segmenter, background, matte, effects)
             self.pipeline.replace_compositor(self._compositor)
             self.settings = new

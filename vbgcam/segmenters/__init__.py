@@ -46,7 +46,7 @@ def _selfie(settings: SegmenterSettings, fps: float) -> Segmenter:
     from vbgcam.segmenters.reuse import ReusingSegmenter
     from vbgcam.segmenters.selfie import SelfieSegmenter  # loads OpenCV's DNN only when used
 
-    network = SelfieSegmenter(settings.model, settings.flip)
+    network = SelfieSegmenter(settings.model, settings.flip, settings.threads)
     if settings.every == 1 and not settings.reuse:
         return network
     # skip_calm is a kind of reuse: reuse = false keeps its meaning, a fresh mask every frame.

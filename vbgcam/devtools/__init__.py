@@ -1,0 +1,1 @@
+"""Tools for developers (benchmarks, reference data); nothing here runs during a call."""
