@@ -21,6 +21,8 @@ def report(**changes: object) -> SoakReport:
         "rss_end_mib": 100.0,
         "rss_peak_mib": 100.0,
         "output_fps": 30.0,
+        "cpu_ms_per_frame": 5.0,
+        "cpu_percent": 15.0,
         "frames_sent": 1800,
         "repeated": 0,
         "skipped": 0,

@@ -1,7 +1,12 @@
-"""Compositor benchmark: vbgcam against the original tutorial loop, on the same frames.
+"""Compositor benchmark: vbgcam against the original tutorial loop, on the same frames, and
+what the compositor costs a user's CPU at the camera rate.
 
-Both run in one process, interleaved frame by frame, so machine noise hits them alike; the
-table reports medians and the ratio of medians. Run with ``make bench`` or
+Speed: every method runs in one process, interleaved, so machine noise hits them alike; the
+table reports medians and the ratio of medians. CPU: the compositor paced at 30 fps on
+absolute deadlines, as live, and the whole process's CPU (``devtools/cpu.py``: every thread,
+native pools included) divided by the frames composed; configurations take turns, each
+measured in two halves, and the table gives the median of the halves. ``--idle``: the live
+pipeline with an app watching and with none. Run with ``make bench`` or
 ``python -m vbgcam.bench --help``.
 """
 
@@ -21,13 +26,14 @@ import cv2
 import numpy as np
 
 from vbgcam.backgrounds import BlurBackground, ImageBackground
-from vbgcam.compose import Compositor
+from vbgcam.compose import Compositor, compositor_for
 from vbgcam.demo_scene import DemoScene, make_beach
+from vbgcam.devtools.cpu import measure
 from vbgcam.errors import ModelError
 from vbgcam.matte import make_matte
 from vbgcam.segmenters import make_segmenter
-from vbgcam.settings import MatteSettings, SegmenterSettings
-from vbgcam.threadpools import use_opencv_threads
+from vbgcam.settings import MatteSettings, SegmenterSettings, build_settings
+from vbgcam.threadpools import limit_loaded_pools, use_opencv_threads
 
 TUTORIAL_THRESHOLD = 3
 
@@ -152,6 +158,69 @@ def bench_size(size: tuple[int, int], frame_count: int, rounds: int, noisy: bool
     ]
 
 
+@dataclass(frozen=True)
+class PacedRow:
+    size: str
+    method: str
+    cpu_ms_per_frame: float  # whole process, median of the measured halves
+    percent_of_core: float
+
+
+# Settings on top of the defaults, for the paced CPU table; the first row is what
+# ``vbgcam run`` uses with an image background.
+PACED = (
+    ("default: auto + refine + image", {}),
+    ("selfie general + refine + image", {"segmenter.name": "selfie", "segmenter.model": "general"}),
+    (
+        "selfie landscape + refine + image",
+        {"segmenter.name": "selfie", "segmenter.model": "landscape"},
+    ),
+    ("diff + refine + image", {"segmenter.name": "diff"}),
+)
+
+
+def measure_paced_cpu(
+    size: tuple[int, int], seconds: float, fps: float = 30.0, halves: int = 2
+) -> list[PacedRow]:
+    """Whole-process CPU per frame of each compositor paced at ``fps`` on camera-like frames,
+    one after the other, each for ``halves`` turns of ``seconds / halves``."""
+    frames = _demo_frames(size, 90, noisy=True)
+    background = ImageBackground.from_image(make_beach(1920, 1080), size)
+    out = np.empty_like(frames[0])
+    compositors: dict[str, Compositor] = {}
+    for label, overrides in PACED:
+        settings = build_settings({"camera.size": f"{size[0]}x{size[1]}", **overrides})
+        try:
+            compositors[label] = compositor_for(settings, background)
+        except ModelError as exc:
+            print(f"skipped {label}: {exc}", file=sys.stderr)
+            continue
+        compositors[label].compose(frames[0], 0.0, out)  # loads the model: start-up, not a frame
+    per_frame: dict[str, list[float]] = {label: [] for label in compositors}
+    shares: dict[str, list[float]] = {label: [] for label in compositors}
+    count = max(1, round(seconds / halves * fps))
+    for _ in range(halves):
+        for label, compositor in compositors.items():
+            with measure() as window:
+                deadline = time.monotonic()
+                for index in range(count):
+                    compositor.compose(frames[index % len(frames)], index / fps, out)
+                    deadline += 1 / fps
+                    time.sleep(max(0.0, deadline - time.monotonic()))
+                window.frames = count
+            per_frame[label].append(window.ms_per_frame)
+            shares[label].append(window.percent_of_core)
+    return [
+        PacedRow(
+            size=f"{size[0]}x{size[1]}",
+            method=label,
+            cpu_ms_per_frame=statistics.median(per_frame[label]),
+            percent_of_core=statistics.median(shares[label]),
+        )
+        for label in compositors
+    ]
+
+
 class _CountingSink:
     """Stands in for the virtual camera: takes frames and counts them."""
 
@@ -166,23 +235,19 @@ class _CountingSink:
 
 
 def measure_idle_cpu(size: tuple[int, int], seconds: float) -> dict[str, float]:
-    """CPU (percent of one core) of the whole live pipeline on the demo camera, first with
-    an app watching, then with none (on-demand idle: camera released, 1 frame/s out)."""
+    """Whole-process CPU of the live pipeline on the demo camera with the default
+    compositor and an image background, first with an app watching, then with none
+    (on-demand idle: camera released, one frame a second out)."""
     from vbgcam.live import LiveController
     from vbgcam.pipeline import Pipeline
-    from vbgcam.settings import build_settings
     from vbgcam.sources import DemoSource
 
-    settings = build_settings({"camera.size": f"{size[0]}x{size[1]}", "segmenter.name": "diff"})
-    compositor = Compositor(
-        make_segmenter(settings.segmenter),
-        BlurBackground(60, size),
-        make_matte(settings.matte),
-    )
+    settings = build_settings({"camera.size": f"{size[0]}x{size[1]}"})
+    background = ImageBackground.from_image(make_beach(1920, 1080), size)
     sink = _CountingSink()
     pipeline = Pipeline(
         DemoSource(size, 30.0),
-        compositor,
+        compositor_for(settings, background),
         [sink],
         size,
         30.0,
@@ -192,11 +257,13 @@ def measure_idle_cpu(size: tuple[int, int], seconds: float) -> dict[str, float]:
     result: dict[str, float] = {}
 
     def sample(label: str) -> None:
-        wall, cpu, frames = time.monotonic(), time.process_time(), sink.frames
-        time.sleep(seconds)
-        elapsed = time.monotonic() - wall
-        result[f"{label}_cpu_percent"] = 100 * (time.process_time() - cpu) / elapsed
-        result[f"{label}_fps_out"] = (sink.frames - frames) / elapsed
+        frames = sink.frames
+        with measure() as window:
+            time.sleep(seconds)
+        window.frames = sink.frames - frames
+        result[f"{label}_cpu_percent"] = window.percent_of_core
+        result[f"{label}_cpu_ms_per_frame"] = window.ms_per_frame
+        result[f"{label}_fps_out"] = window.frames / window.wall_s
 
     with pipeline.in_background("bench-pipeline"):
         time.sleep(1.0)
@@ -217,25 +284,41 @@ def main(argv: list[str] | None = None) -> int:
         "--idle", action="store_true", help="only measure live CPU with and without a viewer"
     )
     parser.add_argument(
+        "--paced-seconds",
+        type=float,
+        default=8.0,
+        help="seconds of each paced CPU measurement (default: %(default)s)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=SegmenterSettings().threads,
         help="OpenCV threads, as [segmenter] threads (0: one per core; default: %(default)s)",
     )
     args = parser.parse_args(argv)
+    limit_loaded_pools()
     use_opencv_threads(args.threads)
     if args.idle:
-        idle = measure_idle_cpu((1280, 720), 5.0)
+        idle = measure_idle_cpu((1280, 720), args.paced_seconds)
+        if args.json:
+            json.dump(idle, sys.stdout, indent=2)
+            print()
+            return 0
         print(
-            "live pipeline, demo camera 1280x720, diff + refine + blur: "
-            f"{idle['watched_cpu_percent']:.1f} % of a core at {idle['watched_fps_out']:.1f} fps "
-            f"with an app watching; {idle['idle_cpu_percent']:.2f} % at "
-            f"{idle['idle_fps_out']:.1f} fps with none (camera released)"
+            "live pipeline, demo camera 1280x720, default compositor + image, whole process: "
+            f"{idle['watched_cpu_percent']:.1f} % of a core "
+            f"({idle['watched_cpu_ms_per_frame']:.2f} ms a frame) at "
+            f"{idle['watched_fps_out']:.1f} fps with an app watching; "
+            f"{idle['idle_cpu_percent']:.2f} % at {idle['idle_fps_out']:.1f} fps with none "
+            "(camera released)"
         )
         return 0
+    sizes = [tuple(int(part) for part in text.lower().split("x")) for text in args.sizes.split(",")]
+    paced: list[PacedRow] = []
+    for width, height in sizes:
+        paced.extend(measure_paced_cpu((width, height), args.paced_seconds))
     rows: list[Row] = []
-    for text in args.sizes.split(","):
-        width, height = (int(part) for part in text.lower().split("x"))
+    for width, height in sizes:
         for noisy in (False, True):
             rows.extend(bench_size((width, height), args.frames, args.rounds, noisy))
     if args.json:
@@ -245,12 +328,32 @@ def main(argv: list[str] | None = None) -> int:
             "numpy": np.__version__,
             "cpu_threads": cv2.getNumThreads(),
         }
-        json.dump({"meta": meta, "rows": [asdict(r) for r in rows]}, sys.stdout, indent=2)
+        json.dump(
+            {
+                "meta": meta,
+                "paced_cpu": [asdict(r) for r in paced],
+                "rows": [asdict(r) for r in rows],
+            },
+            sys.stdout,
+            indent=2,
+        )
         print()
         return 0
     print(
-        f"compositor ms per frame, median of {args.frames} frames x {args.rounds} rounds "
-        f"(OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads)"
+        "compositor paced at 30 fps on camera-like frames: whole-process CPU per frame "
+        f"(median of 2 halves of {args.paced_seconds:g} s)"
+    )
+    print("| size | method | CPU ms/frame | % of one core |")
+    print("|---|---|---:|---:|")
+    for paced_row in paced:
+        print(
+            f"| {paced_row.size} | {paced_row.method} | {paced_row.cpu_ms_per_frame:.2f} | "
+            f"{paced_row.percent_of_core:.1f} |"
+        )
+    print()
+    print(
+        f"compositor ms per frame flat out, median of {args.frames} frames x {args.rounds} "
+        f"rounds (OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads)"
     )
     print("| size | frames | method | median ms | p99 ms | speed-up vs tutorial |")
     print("|---|---|---|---:|---:|---:|")

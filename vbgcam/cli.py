@@ -471,12 +471,14 @@ def _run(
         log.info("running; Ctrl-C stops")
         stats = pipeline.run()
     log.info(
-        "stopped: %d frames sent (%d repeats), %d captured, %d dropped, latency median %.1f ms",
+        "stopped: %d frames sent (%d repeats), %d captured, %d dropped, "
+        "latency median %.1f ms, p99 %.1f ms",
         stats.sent,
         stats.repeated,
         stats.captured,
         stats.dropped,
         stats.latency_ms_median,
+        stats.latency_ms_p99,
     )
 
 

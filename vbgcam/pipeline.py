@@ -38,7 +38,8 @@ class RunStats:
     dropped: int
     sent: int
     repeated: int
-    latency_ms_median: float
+    latency_ms_median: float  # over the last frames sent (the sender keeps 300)
+    latency_ms_p99: float
 
 
 class Pipeline:
@@ -214,4 +215,7 @@ class Pipeline:
             sent=self.sender.sent,
             repeated=self.sender.repeated,
             latency_ms_median=statistics.median(latencies) if latencies else 0.0,
+            latency_ms_p99=(
+                statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1 else 0.0
+            ),
         )

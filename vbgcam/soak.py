@@ -8,7 +8,8 @@ backend does and counts it (``--device none``: no output at all; ``--device /dev
 a real loopback device). After a warm-up it reports:
 
 - RSS (``VmRSS`` from ``/proc/self/status``) after the warm-up and at the end, and the growth;
-- the output rate, from frames the virtual camera received;
+- the output rate, from frames the virtual camera received, and the whole process's CPU per
+  frame sent (every thread, native pools included, as a system monitor counts);
 - dropped frames: ticks where the sender repeated the last frame (no new one was ready) or
   skipped a tick (it fell behind), and camera frames the compositor never saw;
 - WARNING and ERROR records logged while the pipeline ran.
@@ -40,6 +41,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vbgcam.compose import compositor_for
 from vbgcam.demo_scene import make_beach
+from vbgcam.devtools.cpu import process_cpu_s
 from vbgcam.errors import ConfigError, VbgcamError
 from vbgcam.outputs import FrameSink, VirtualCamera
 from vbgcam.pipeline import Pipeline
@@ -109,6 +111,8 @@ class SoakReport:
     rss_end_mib: float
     rss_peak_mib: float
     output_fps: float
+    cpu_ms_per_frame: float  # whole process, per frame sent
+    cpu_percent: float  # of one core
     frames_sent: int
     repeated: int
     skipped: int
@@ -190,6 +194,7 @@ class _Mark:
 
     at: float
     rss_mib: float
+    cpu_s: float  # whole process, as devtools/cpu.py counts it
     sent: int
     received: int
     repeated: int
@@ -200,6 +205,7 @@ def _mark(pipeline: Pipeline, received: Callable[[], int]) -> _Mark:
     return _Mark(
         at=time.monotonic(),
         rss_mib=rss_mib(),
+        cpu_s=process_cpu_s(),
         sent=pipeline.sender.sent,
         received=received(),
         repeated=pipeline.sender.repeated,
@@ -310,6 +316,8 @@ def soak(
         rss_end_mib=round(last.rss_mib, 2),
         rss_peak_mib=round(max(rss_peak, first.rss_mib, last.rss_mib), 2),
         output_fps=round((last.received - first.received) / measured_s, 2) if measured_s else 0,
+        cpu_ms_per_frame=round(1000 * (last.cpu_s - first.cpu_s) / sent, 2) if sent else 0,
+        cpu_percent=round(100 * (last.cpu_s - first.cpu_s) / measured_s, 1) if measured_s else 0,
         frames_sent=sent,
         repeated=last.repeated - first.repeated,
         # Ticks the sender skipped because it fell behind: frames due that were never sent.
@@ -330,6 +338,8 @@ def _print_report(report: SoakReport) -> None:
         f"at the end (peak {report.rss_peak_mib:.1f}): {report.rss_growth_mib:+.2f} MiB "
         f"(limit {RSS_GROWTH_LIMIT_MIB:g})",
         f"output   {report.output_fps:.2f} fps ({report.frames_sent} frames sent)",
+        f"CPU      {report.cpu_ms_per_frame:.2f} ms a frame, {report.cpu_percent:.1f} % of one "
+        "core (whole process)",
         f"dropped  {report.dropped} frames: {report.repeated} repeated, {report.skipped} "
         f"ticks skipped; {report.camera_frames_dropped} camera frames never composited",
         f"log      {report.warnings_and_errors} warnings or errors",
