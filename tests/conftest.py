@@ -138,16 +138,24 @@ def recording_backend() -> Iterator[type[fakes.RecordingBackend]]:
 
 
 def decode_all(path: Path) -> list[np.ndarray]:
-    """Every frame of an MJPG video file, decoded by OpenCV directly: its JPEGs as a camera
-    hands them over, through ``cv2.imdecode`` (libjpeg-turbo, as the source uses)."""
+    """Every frame of an MJPG video file as a source delivers it: its JPEGs read as a camera
+    hands them over, decoded by ``MjpegDecoder`` (which ``test_mjpeg`` holds to OpenCV's
+    ``cv2.imdecode``), so a test can tell exactly which frame it was given."""
+    from vbgcam.mjpeg import MjpegDecoder
+
     capture = cv2.VideoCapture(str(path))
     assert capture.set(cv2.CAP_PROP_FORMAT, -1)  # FFmpeg's raw mode: the packets
+    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+    height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    decoder = MjpegDecoder()
     frames = []
     while True:
         ok, packet = capture.read()
         if not ok:
             break
-        frames.append(cv2.imdecode(packet, cv2.IMREAD_COLOR))
+        frame = np.empty((height, width, 3), np.uint8)
+        assert decoder.decode_into(packet, frame)
+        frames.append(frame)
     capture.release()
     return frames
 

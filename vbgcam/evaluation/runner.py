@@ -79,6 +79,16 @@ METHODS: tuple[Method, ...] = (
     Method("diff", "diff", refine=True, single_frame=False),
     Method("selfie (bare model)", "selfie", MappingProxyType({"reuse": False, "skip_calm": False})),
     Method(
+        "selfie landscape (bare)",
+        "selfie",
+        MappingProxyType({"model": "landscape", "reuse": False, "skip_calm": False}),
+    ),
+    Method(
+        "selfie general (bare)",
+        "selfie",
+        MappingProxyType({"model": "general", "reuse": False, "skip_calm": False}),
+    ),
+    Method(
         "selfie + flip (bare)",
         "selfie",
         MappingProxyType({"flip": True, "reuse": False, "skip_calm": False}),
