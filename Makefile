@@ -34,10 +34,11 @@ lint: setup ## ruff and mypy
 	$(BIN)/ruff check vbgcam tests
 	$(BIN)/mypy vbgcam
 
-bench: setup ## compositor speed against the original tutorial loop
+bench: setup ## speed and whole-process CPU: compositor, live path, `vbgcam run` itself, PipeWire camera
 	$(BIN)/python -m vbgcam.bench
 	$(BIN)/python -m vbgcam.bench --idle
 	$(BIN)/python -m vbgcam.bench_pipeline
+	$(BIN)/python -m vbgcam.devtools.bench_run
 	$(BIN)/python -m vbgcam.bench_pipewire
 
 soak: setup ## 10 minutes of the live pipeline: RSS growth, output fps, dropped frames, warnings (not in CI)

@@ -1,7 +1,8 @@
 """`vbgcam bench`: every benchmark in one command, as a table or one JSON document.
 
-The three parts stay separate modules because each answers its own question (the compositor
-against the tutorial loop; the whole live path per stage; the PipeWire camera); this runs them
+The parts stay separate modules because each answers its own question (the compositor
+against the tutorial loop and its paced CPU; the whole live path per stage; ``vbgcam run`` as
+a user starts it; the PipeWire camera); this runs them
 in turn, so results can be kept and compared between commits with ``--json``.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vbgcam import bench, bench_pipeline, bench_pipewire
+from vbgcam.devtools import bench_run
 
 
 def _json_of(main: Any, argv: list[str]) -> Any:
@@ -42,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.main(sizes)
         print()
         bench_pipeline.main(sizes)
+        print()
+        bench_run.main([])
         if not args.no_pipewire:
             print()
             bench_pipewire.main([])
@@ -53,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "commit": commit or None,
         "compositor": _json_of(bench.main, [*sizes, "--json"]),
         "pipeline": _json_of(bench_pipeline.main, [*sizes, "--json"]),
+        "run": _json_of(bench_run.main, ["--json"]),
         "pipewire": None if args.no_pipewire else _json_of(bench_pipewire.main, ["--json"]),
     }
     json.dump(result, sys.stdout, indent=2)
