@@ -19,7 +19,7 @@ import pytest
 from vbgcam.errors import ModelError
 from vbgcam.matte import Matte
 from vbgcam.models import MODELS
-from vbgcam.segmenters.selfie import SelfieSegmenter
+from vbgcam.segmenters.selfie import ModelChoice, SelfieSegmenter, choose_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PORTRAIT_COUNT = 10
@@ -94,6 +94,16 @@ def model_mask_shape(name: str) -> tuple[int, int]:
     return height, width
 
 
+def mask_shape(frame_size: tuple[int, int], preference: str = "auto") -> tuple[int, int]:
+    """The segmenter's mask for a frame: the model's input size, or, where it follows the
+    person, the frame's aspect at the model's height."""
+    choice = choose_model(frame_size, preference)
+    height, width = model_mask_shape(choice.name)
+    if choice.follow_person:
+        return height, max(width, round(height * frame_size[0] / frame_size[1]))
+    return height, width
+
+
 def room(width: int, height: int, seed: int = 3) -> np.ndarray:
     """A generated room: a soft colour gradient with a few furniture-like blocks."""
     x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
@@ -136,24 +146,37 @@ def paste_person(photo: Photo, width: int, height: int) -> tuple[np.ndarray, np.
 
 
 @pytest.mark.parametrize(
-    ("frame_size", "preference", "model"),
+    ("frame_size", "preference", "choice"),
     [
-        pytest.param((1280, 720), "auto", "selfie-landscape", id="16-9-auto-is-landscape"),
-        pytest.param((1920, 1080), "auto", "selfie-landscape", id="1080p-auto-is-landscape"),
-        pytest.param((640, 480), "auto", "selfie-general", id="4-3-auto-is-general"),
-        pytest.param((720, 1280), "auto", "selfie-general", id="portrait-auto-is-general"),
-        pytest.param((1280, 720), "general", "selfie-general", id="16-9-asked-general"),
-        pytest.param((640, 480), "landscape", "selfie-landscape", id="4-3-asked-landscape"),
+        pytest.param(
+            (1280, 720), "auto", ModelChoice("selfie-general", True), id="16-9-auto-follows"
+        ),
+        pytest.param(
+            (1920, 1080), "auto", ModelChoice("selfie-general", True), id="1080p-auto-follows"
+        ),
+        pytest.param((640, 480), "auto", ModelChoice("selfie-general"), id="4-3-auto-is-general"),
+        pytest.param(
+            (720, 1280), "auto", ModelChoice("selfie-general"), id="portrait-auto-is-general"
+        ),
+        pytest.param((640, 480), "crop", ModelChoice("selfie-general", True), id="4-3-crop"),
+        pytest.param((1280, 720), "general", ModelChoice("selfie-general"), id="16-9-general"),
+        pytest.param(
+            (640, 480), "landscape", ModelChoice("selfie-landscape"), id="4-3-asked-landscape"
+        ),
     ],
 )
 def test_the_model_suits_the_frame_shape_unless_one_is_asked_for(
-    with_models: Path, frame_size: tuple[int, int], preference: str, model: str
+    with_models: Path, frame_size: tuple[int, int], preference: str, choice: ModelChoice
 ) -> None:
-    """The mask comes at the chosen model's input size, which names the model."""
+    """The mask has the frame's aspect at the chosen model's height; a model that saw the
+    whole frame gives its own input size, which names it."""
+    assert choose_model(frame_size, preference) == choice
     width, height = frame_size
     frame = np.full((height, width, 3), 128, np.uint8)
     mask = SelfieSegmenter(model=preference).segment(frame)
-    assert mask.shape == model_mask_shape(model)
+    assert mask.shape == mask_shape(frame_size, preference)
+    if not choice.follow_person:
+        assert mask.shape == model_mask_shape(choice.name)
     assert mask.dtype == np.uint8
 
 
@@ -161,6 +184,7 @@ def test_the_model_suits_the_frame_shape_unless_one_is_asked_for(
     "preference",
     [
         pytest.param("auto", id="auto"),
+        pytest.param("crop", id="crop"),
         pytest.param("landscape", id="landscape"),
         pytest.param("general", id="general"),
     ],
@@ -204,9 +228,8 @@ def test_the_raw_mask_is_soft_and_at_the_models_input_size(
 ) -> None:
     for photo in portraits[:3]:
         height, width = photo.image.shape[:2]
-        model = "selfie-landscape" if width / height >= 1.5 else "selfie-general"
         mask = SelfieSegmenter().segment(photo.image)
-        assert mask.shape == model_mask_shape(model), photo.name
+        assert mask.shape == mask_shape((width, height)), photo.name
         partial = np.count_nonzero((mask > 0) & (mask < 255))
         assert partial > 0, f"{photo.name}: a hard 0/255 mask, not the model's probabilities"
         assert raw_iou(mask, photo.person) >= 0.8, photo.name
@@ -215,14 +238,37 @@ def test_the_raw_mask_is_soft_and_at_the_models_input_size(
 def test_a_real_person_pasted_into_a_generated_720p_room_is_found(
     with_models: Path, portraits: list[Photo]
 ) -> None:
-    """Exact truth at webcam size: the pasted mask, through the landscape model."""
+    """Exact truth at webcam size: the pasted mask, through the general model following
+    the person (the first frame is seen whole, the next ones as a band around them)."""
     frame, truth = paste_person(portraits[0], 1280, 720)
     assert 0.1 < truth.mean() < 0.6
-    mask = SelfieSegmenter().segment(frame)
-    assert mask.shape == model_mask_shape("selfie-landscape")
-    alpha = Matte().refine(frame, mask)
-    assert alpha.shape == truth.shape
-    assert iou(alpha >= 128, truth) >= 0.8
+    segmenter = SelfieSegmenter()
+    for _ in range(3):
+        mask = segmenter.segment(frame)
+        assert mask.shape == mask_shape((1280, 720))
+        alpha = Matte().refine(frame, mask)
+        assert alpha.shape == truth.shape
+        assert iou(alpha >= 128, truth) >= 0.8
+
+
+def test_a_person_who_moves_to_the_side_of_a_wide_frame_is_followed(
+    with_models: Path, portraits: list[Photo]
+) -> None:
+    """The band around the person moves with them: a person who jumps from the middle to
+    the left edge is still found within a few frames, and the band is then at the left."""
+    frame, truth = paste_person(portraits[0], 1280, 720)
+    columns = np.flatnonzero(truth.any(axis=0))
+    shift = -int(columns[0])  # to the frame's left edge
+    moved, moved_truth = np.roll(frame, shift, axis=1), np.roll(truth, shift, axis=1)
+    segmenter = SelfieSegmenter()
+    for _ in range(3):
+        segmenter.segment(frame)
+    scores = [iou(cv2.resize(segmenter.segment(moved), (1280, 720)) >= 128, moved_truth)]
+    for _ in range(4):
+        scores.append(iou(cv2.resize(segmenter.segment(moved), (1280, 720)) >= 128, moved_truth))
+    assert scores[-1] >= 0.8, scores
+    band = segmenter._band._band
+    assert band is not None and band[0] == 0, band
 
 
 def test_flip_averages_in_a_mirrored_run_and_still_finds_the_person(

@@ -19,7 +19,7 @@ from typing import Any
 from vbgcam.errors import ConfigError
 
 SEGMENTER_NAMES = ("auto", "selfie", "diff", "plate", "mog2", "knn")
-MODEL_CHOICES = ("auto", "landscape", "general")
+MODEL_CHOICES = ("auto", "crop", "general", "landscape")
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,34 @@
 """MediaPipe selfie segmentation, run by LiteRT or OpenCV's DNN module (no mediapipe at run time).
 
-Two models exist: a landscape one (256x144) for wide frames and a general one (256x256). The
-frame is shrunk once into a preallocated picture at the model's input size; the network's
-soft output is returned at that small size, and the matte stage scales it to the frame, so no
-full-size work is done here. ``runtimes`` picks who runs the network (LiteRT where
-installed) and checks its answer at load. Averaging with a run on the mirrored frame
-(``flip``) removes some one-sided errors at the cost of a second inference.
+Two models exist: a landscape one (256x144) and a general one (256x256). On wide frames the
+general model sees a full-height band around the person found by its previous run
+(``person_band.py``: better masks than the landscape model on the whole frame); elsewhere it
+sees the whole frame. The picture is shrunk once into a preallocated input at the model's
+size; the network's soft output is returned at that small size (placed in a frame-aspect
+mask when it saw a band), and the matte stage scales it to the frame. ``runtimes`` picks who
+runs the network (LiteRT where installed) and checks its answer at load. Averaging with a
+run on the mirrored frame (``flip``) removes some one-sided errors at the cost of a second
+inference.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from vbgcam.errors import ModelError
 from vbgcam.models import MODELS, verified_path
+from vbgcam.segmenters.person_band import PersonBand
 from vbgcam.segmenters.runtimes import NetworkRuntime, open_runtime
 from vbgcam.shrink import shrink
 
 log = logging.getLogger(__name__)
 
-# Frames wider than this (width / height) use the landscape model; 16:9 is 1.78, 4:3 is 1.33.
-LANDSCAPE_MIN_ASPECT = 1.5
+# Frames wider than this (width / height) are "wide": 16:9 is 1.78, 4:3 is 1.33.
+WIDE_MIN_ASPECT = 1.5
 
 
 def missing_model(name: str) -> ModelError:
@@ -43,44 +48,71 @@ def load_network(name: str, threads: int = 1) -> NetworkRuntime:
     return runtime
 
 
-def choose_model(frame_size: tuple[int, int], preference: str) -> str:
-    """``landscape``/``general`` as asked, or by the frame's shape for ``auto``."""
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model runs, and whether it sees a band around the person (``person_band.py``)
+    instead of the whole frame."""
+
+    name: str
+    follow_person: bool = False
+
+
+def choose_model(frame_size: tuple[int, int], preference: str) -> ModelChoice:
+    """``landscape``/``general``/``crop`` as asked; for ``auto``, by the frame's shape: wide
+    frames get the general model on a band around the person (better than the landscape
+    model on the whole frame, see ``person_band.py``), others the general model."""
     if preference in ("landscape", "general"):
-        return f"selfie-{preference}"
+        return ModelChoice(f"selfie-{preference}")
     width, height = frame_size
-    return "selfie-landscape" if width / height >= LANDSCAPE_MIN_ASPECT else "selfie-general"
+    follow = preference == "crop" or width / height >= WIDE_MIN_ASPECT
+    return ModelChoice("selfie-general", follow_person=follow)
+
+
+def needed_models(preference: str) -> tuple[str, ...]:
+    return ("selfie-landscape",) if preference == "landscape" else ("selfie-general",)
 
 
 class SelfieSegmenter:
-    """Soft person mask from the selfie model: uint8 0..255 at the model's input size."""
+    """Soft person mask from a selfie model: uint8 0..255 with the frame's aspect, at the
+    model's input size (or, following the person, at the model's height)."""
 
     def __init__(self, model: str = "auto", flip: bool = False, threads: int = 1) -> None:
         self.preference = model
         self.flip = flip
         self.threads = threads
-        wanted = ("landscape", "general") if model == "auto" else (model,)
-        for choice in wanted:  # fail now, not on the first frame, when a model is missing
-            if verified_path(f"selfie-{choice}") is None:
-                raise missing_model(f"selfie-{choice}")
+        for name in needed_models(model):  # fail now, not on the first frame
+            if verified_path(name) is None:
+                raise missing_model(name)
         self._nets: dict[str, NetworkRuntime] = {}
         self._frame_size: tuple[int, int] | None = None
-        self._name = ""
+        self._choice = ModelChoice("")
+        self._band = PersonBand()
+        self._has_mask = False
 
     def _prepare(self, frame_size: tuple[int, int]) -> None:
-        self._name = choose_model(frame_size, self.preference)
-        if self._name not in self._nets:
-            self._nets[self._name] = load_network(self._name, self.threads)
-        width, height = MODELS[self._name].input_size
+        self._choice = choose_model(frame_size, self.preference)
+        name = self._choice.name
+        if name not in self._nets:
+            self._nets[name] = load_network(name, self.threads)
+        width, height = MODELS[name].input_size
         self._small = np.empty((height, width, 3), np.uint8)
         self._rgb = np.empty_like(self._small)
-        self._mask = np.empty((height, width), np.uint8)
+        self._model_mask = np.empty((height, width), np.uint8)
         self._flipped = np.empty((height, width), np.float32)
+        if self._choice.follow_person:
+            frame_width, frame_height = frame_size
+            mask_width = max(width, round(height * frame_width / frame_height))
+            self._mask = np.zeros((height, mask_width), np.uint8)
+        else:
+            self._mask = self._model_mask
+        self._band = PersonBand(width / height)
+        self._has_mask = False
         self._frame_size = frame_size
 
     @property
     def runtime(self) -> str:
         """Who runs the network for the current frame size ("" before the first frame)."""
-        network = self._nets.get(self._name)
+        network = self._nets.get(self._choice.name)
         return network.description if network is not None else ""
 
     def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
@@ -88,13 +120,35 @@ class SelfieSegmenter:
         if self._frame_size != (width, height):
             self._prepare((width, height))
         small_h, small_w = self._small.shape[:2]
-        # From the compositor's 320 px working copy when there is one: a 1.25x step is
-        # 0.02 ms, shrinking the full frame again 0.27 ms.
-        shrink(
-            small_bgr if small_bgr is not None else frame_bgr, (small_w, small_h), dst=self._small
-        )
+        if not self._choice.follow_person:
+            # From the compositor's 320 px working copy when there is one: a 1.25x step is
+            # 0.02 ms, shrinking the full frame again 0.27 ms.
+            source = small_bgr if small_bgr is not None else frame_bgr
+            shrink(source, (small_w, small_h), dst=self._small)
+            self._infer()
+            return self._mask
+        # The band is cut from the full frame: the working copy has too few rows for it.
+        band = self._band.choose(self._mask if self._has_mask else None)
+        mask_width = self._mask.shape[1]
+        if band is None:
+            shrink(frame_bgr, (small_w, small_h), dst=self._small)
+            self._infer()
+            cv2.resize(self._model_mask, self._mask.shape[::-1], dst=self._mask)
+        else:
+            left, right = band
+            columns = slice(left * width // mask_width, right * width // mask_width)
+            shrink(frame_bgr[:, columns], (small_w, small_h), dst=self._small)
+            self._infer()
+            self._mask[:, :left] = 0
+            self._mask[:, right:] = 0
+            cv2.resize(self._model_mask, (right - left, small_h), dst=self._mask[:, left:right])
+        self._has_mask = True
+        return self._mask
+
+    def _infer(self) -> None:
+        """The network on ``self._small``, its probability as 0..255 in ``_model_mask``."""
         cv2.cvtColor(self._small, cv2.COLOR_BGR2RGB, dst=self._rgb)
-        network = self._nets[self._name]
+        network = self._nets[self._choice.name]
         probability = network.probability(self._rgb)
         if self.flip:
             np.copyto(self._flipped, probability)
@@ -104,8 +158,9 @@ class SelfieSegmenter:
             scale = 255.0 / 2
         else:
             scale = 255.0
-        cv2.convertScaleAbs(probability, dst=self._mask, alpha=scale)
-        return self._mask
+        cv2.convertScaleAbs(probability, dst=self._model_mask, alpha=scale)
 
     def reset(self) -> None:
-        """The model has no memory of earlier frames; nothing to forget."""
+        """Forget the person's place: the next frame is seen whole."""
+        self._band.reset()
+        self._has_mask = False
