@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import math
+import tracemalloc
 
 import cv2
 import numpy as np
 import pytest
 
 from vbgcam.demo_scene import DemoScene
+from vbgcam.evaluation.metrics import iou
 from vbgcam.segmenters import make_segmenter
+from vbgcam.segmenters.cleanup import Solidifier, solidify
 from vbgcam.segmenters.diff import ORIGINAL_STRIP_ROWS, DiffSegmenter
 from vbgcam.settings import SegmenterSettings
 
@@ -174,3 +178,176 @@ def test_registry_builds_the_diff_segmenter_with_the_configured_threshold() -> N
     segmenter = make_segmenter(SegmenterSettings(name="diff", threshold=17))
     assert isinstance(segmenter, DiffSegmenter)
     assert segmenter.threshold == 17
+
+
+# --- the hold, on generated scenes of a person at a desk ---------------------------------
+#
+# 320x180 frames are the working size, so the segmenter uses them as they are. The person is
+# a shaded head with a face on a uniform vest, cut by the bottom edge, in front of a plain
+# wall under soft light; each frame places them at an x offset (px, None = out of the room)
+# and adds sensor noise, so every frame comes with its exact person mask.
+
+SCENE_SIZE = (320, 180)
+FPS = 30
+
+
+def plain_wall() -> np.ndarray:
+    width, height = SCENE_SIZE
+    rows = np.linspace(0.85, 1.05, height, dtype=np.float32)[:, None, None]
+    columns = np.linspace(0.95, 1.05, width, dtype=np.float32)[None, :, None]
+    return np.asarray(np.array([150, 170, 160], np.float32) * rows * columns, np.float32)
+
+
+def person_at_desk() -> tuple[np.ndarray, np.ndarray]:
+    """The person's picture (BGR float32) and mask (0/255), centred."""
+    width, height = SCENE_SIZE
+    centre = width // 2
+    mask = np.zeros((height, width), np.uint8)
+    cv2.ellipse(mask, (centre, height + 10), (70, 80), 0, 180, 360, 255, -1)  # shoulders
+    skin = np.zeros_like(mask)
+    cv2.rectangle(skin, (centre - 12, 70), (centre + 12, 110), 255, -1)  # neck
+    cv2.ellipse(skin, (centre, 55), (24, 31), 0, 0, 360, 255, -1)  # head
+    cv2.bitwise_or(mask, skin, dst=mask)
+    picture = np.zeros((height, width, 3), np.float32)
+    picture[mask > 0] = (60, 140, 120)  # a plain green vest
+    rows, columns = np.nonzero(skin)
+    light = 0.8 + 0.4 * np.clip(1 - (columns - centre + 10) ** 2 / 900, 0, 1)
+    picture[rows, columns] = np.array([110, 150, 200], np.float32) * light[:, None]
+    for side in (-1, 1):
+        cv2.circle(picture, (centre + side * 9, 50), 3, (40, 40, 40), -1)
+    cv2.ellipse(picture, (centre, 68), (8, 3), 0, 0, 180, (60, 60, 150), 2)
+    cv2.ellipse(picture, (centre, 24), (24, 10), 0, 180, 360, (40, 50, 60), -1)
+    return picture, mask
+
+
+def film(
+    offsets_px: list[float | None], gains: list[float] | None = None, noise: float = 2.0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(frame, true mask) per offset; ``gains`` scale whole frames, as auto exposure does."""
+    wall = plain_wall()
+    picture, mask = person_at_desk()
+    cv2.setRNGSeed(7)
+    grain = np.empty_like(wall)
+    frames = []
+    for index, offset in enumerate(offsets_px):
+        if offset is None:
+            frame, truth = wall.copy(), np.zeros_like(mask)
+        else:
+            shift = np.float32([[1, 0, offset], [0, 1, 0]])
+            placed = cv2.warpAffine(picture, shift, SCENE_SIZE, flags=cv2.INTER_LINEAR)
+            cover = cv2.warpAffine(mask, shift, SCENE_SIZE, flags=cv2.INTER_LINEAR)
+            alpha = (cover.astype(np.float32) / 255)[:, :, None]
+            frame = placed * alpha + wall * (1 - alpha)
+            truth = np.where(cover >= 128, 255, 0).astype(np.uint8)
+        if gains is not None:
+            frame *= gains[index]
+        cv2.randn(grain, 0, noise)
+        frames.append((np.clip(frame + grain, 0, 255).astype(np.uint8), truth))
+    return frames
+
+
+def seconds(duration_s: float) -> int:
+    return round(duration_s * FPS)
+
+
+def sway(amplitude_px: float, duration_s: float, period_s: float = 2.0) -> list[float | None]:
+    frames = seconds(duration_s)
+    return [amplitude_px * math.sin(2 * math.pi * k / (period_s * FPS)) for k in range(frames)]
+
+
+def walk(start_px: float, stop_px: float, duration_s: float) -> list[float | None]:
+    frames = seconds(duration_s)
+    return [start_px + (stop_px - start_px) * (k + 1) / frames for k in range(frames)]
+
+
+OUT_OF_VIEW_PX = -240.0  # the whole person beyond the left edge
+
+
+@pytest.mark.parametrize(
+    "before_still",
+    [
+        # There when the camera starts, so never seen moving as a whole; sways 4 px (1.25 %
+        # of the width) for 2 s. Before the hold guarded its background, the vest was
+        # learned as the room in the first frames and let go once they sat: IoU 0.23.
+        pytest.param(sway(4, 2.0), id="there-from-the-start-sways-then-sits"),
+        pytest.param([OUT_OF_VIEW_PX] * 15 + walk(OUT_OF_VIEW_PX, 0, 1.0), id="walks-in-sits"),
+        pytest.param(
+            [OUT_OF_VIEW_PX] * 15 + walk(OUT_OF_VIEW_PX, 0, 1.0) + sway(3, 2.0),
+            id="walks-in-sways-gently-sits",
+        ),
+    ],
+)
+def test_a_person_who_stops_moving_is_kept_through_a_long_still_stretch(
+    before_still: list[float | None],
+) -> None:
+    """Every frame of a 15 s still stretch keeps the person at IoU >= 0.8."""
+    still = seconds(15)
+    frames = film(before_still + [0.0] * still)
+    segmenter = DiffSegmenter(threshold=3, hold_s=30.0, clean=True, fps=FPS)
+    masks = [segmenter.segment(frame) > 0 for frame, _ in frames]
+    scores = [iou(mask, truth > 0) for mask, (_, truth) in zip(masks, frames, strict=True)]
+    still_scores = scores[-still:]
+    assert min(still_scores) >= 0.8, (
+        f"worst still-frame IoU {min(still_scores):.3f} at still frame "
+        f"{int(np.argmin(still_scores))} of {still}"
+    )
+
+
+def test_the_place_a_person_left_is_released_though_the_exposure_drifted_while_they_sat() -> None:
+    """Auto exposure brightens the room by 10 % while the person sits for 5 s; once they have
+    left, the place they sat shows the room, not a ghost of them for the whole hold."""
+    offsets = (
+        [OUT_OF_VIEW_PX] * 15
+        + walk(OUT_OF_VIEW_PX, 0, 1.0)
+        + [0.0] * seconds(5)
+        + walk(0, -OUT_OF_VIEW_PX, 0.5)
+        + [None] * seconds(1)
+    )
+    arrived, sat = 15 + seconds(1), seconds(5)
+    gains = [1.0] * arrived + [1 + 0.1 * k / sat for k in range(sat)]
+    gains += [1.1] * (len(offsets) - len(gains))
+    segmenter = DiffSegmenter(threshold=3, hold_s=30.0, clean=True, fps=FPS)
+    for frame, _ in film(offsets, gains):
+        mask = segmenter.segment(frame)
+    assert np.count_nonzero(mask) <= 0.005 * mask.size
+
+
+def test_improved_diff_allocates_nothing_per_frame() -> None:
+    """The hot path writes into buffers made on the first frame (a mask here is 57 KB). The
+    frame comes already shrunk, as the compositor hands it over."""
+    frames = [frame for frame, _ in film(sway(4, 1.0))]
+    segmenter = DiffSegmenter()
+    for frame in frames[:10]:  # every buffer made, every periodic step taken
+        segmenter.segment(frame, frame)
+    tracemalloc.start()
+    try:
+        first = segmenter.segment(frames[10], frames[10])
+        for frame in frames[11:]:
+            assert segmenter.segment(frame, frame) is first
+        _, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak_bytes < 16_000
+
+
+@pytest.mark.parametrize(
+    ("shape", "open_px", "close_px"),
+    [
+        pytest.param((180, 320), 0, 21, id="diff-at-working-size"),
+        pytest.param((40, 60), 3, 3, id="open-and-close"),
+        pytest.param((37, 53), 5, 1, id="open-only-odd-size"),
+        pytest.param((10, 10), 0, 0, id="fill-only"),
+    ],
+)
+def test_solidifier_gives_solidify_s_masks_in_its_own_buffer(
+    shape: tuple[int, int], open_px: int, close_px: int
+) -> None:
+    rng = np.random.default_rng(11)
+    solidifier = Solidifier(shape, open_px, close_px)
+    results = []
+    for _ in range(5):
+        noise = cv2.GaussianBlur(rng.random(shape).astype(np.float32), (0, 0), 2)
+        mask = np.where(noise > 0.5, 255, 0).astype(np.uint8)
+        results.append(solidifier(mask))
+        assert np.array_equal(results[-1], solidify(mask, open_px, close_px))
+    assert all(result is results[0] for result in results)
