@@ -87,6 +87,7 @@ class SelfieSegmenter:
         self._frame_size: tuple[int, int] | None = None
         self._choice = ModelChoice("")
         self._band = PersonBand()
+        self._halves: list[np.ndarray] = []
         self._has_mask = False
 
     def _prepare(self, frame_size: tuple[int, int]) -> None:
@@ -103,6 +104,12 @@ class SelfieSegmenter:
             frame_width, frame_height = frame_size
             mask_width = max(width, round(height * frame_width / frame_height))
             self._mask = np.zeros((height, mask_width), np.uint8)
+            # The frame halved while it has twice the model's rows: OpenCV halves a whole
+            # 720p frame in 0.14 ms, a band of odd width cut from it in 1.6 ms.
+            self._halves = []
+            while frame_height >= 2 * height:
+                frame_width, frame_height = frame_width // 2, frame_height // 2
+                self._halves.append(np.empty((frame_height, frame_width, 3), np.uint8))
         else:
             self._mask = self._model_mask
         self._band = PersonBand(width / height)
@@ -127,17 +134,23 @@ class SelfieSegmenter:
             shrink(source, (small_w, small_h), dst=self._small)
             self._infer()
             return self._mask
-        # The band is cut from the full frame: the working copy has too few rows for it.
+        # The band is cut from the frame halved to at least the model's rows: the working
+        # copy has too few of them.
+        source = frame_bgr
+        for half in self._halves:
+            cv2.resize(source, half.shape[1::-1], dst=half, interpolation=cv2.INTER_AREA)
+            source = half
         band = self._band.choose(self._mask if self._has_mask else None)
         mask_width = self._mask.shape[1]
         if band is None:
-            shrink(frame_bgr, (small_w, small_h), dst=self._small)
+            shrink(source, (small_w, small_h), dst=self._small)
             self._infer()
             cv2.resize(self._model_mask, self._mask.shape[::-1], dst=self._mask)
         else:
             left, right = band
-            columns = slice(left * width // mask_width, right * width // mask_width)
-            shrink(frame_bgr[:, columns], (small_w, small_h), dst=self._small)
+            source_width = source.shape[1]
+            columns = slice(left * source_width // mask_width, right * source_width // mask_width)
+            shrink(source[:, columns], (small_w, small_h), dst=self._small)
             self._infer()
             self._mask[:, :left] = 0
             self._mask[:, right:] = 0
