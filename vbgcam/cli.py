@@ -225,7 +225,9 @@ CleanOpt = Annotated[
 ModelOpt = Annotated[
     str | None,
     typer.Option(
-        help="selfie: landscape, general, or auto (by the frame's shape). (default: auto)"
+        help="selfie: auto (wide frames: the general model on a band around the person; "
+        "others: general), crop (that band on any frame), general (whole frame), or "
+        "landscape (whole frame, least CPU). (default: auto)"
     ),
 ]
 PlateOpt = Annotated[
