@@ -86,7 +86,9 @@ class ReusingSegmenter:
             self.reused += 1
             return self._mask
         mask = self.inner.segment(frame_bgr, small_bgr)
-        self._mask = mask.copy()
+        if self._mask is None or self._mask.shape != mask.shape:
+            self._mask = np.empty_like(mask)
+        np.copyto(self._mask, mask)  # the inner segmenter reuses its buffer
         self._reference = blocks
         self._since_segmented = 0
         return self._mask
