@@ -225,6 +225,7 @@ def test_video_part_scores_the_original_diff(tiny_clip: Clip) -> None:
     assert (row.clip, row.method, row.frames) == ("tiny", "diff (original)", 30)
     assert 0.0 <= row.iou <= 1.0 and row.ms_median >= 0.0
     assert row.iou_still is not None and row.iou_still < 0.3, "diff loses a person who keeps still"
+    assert row.worst_iou_still is not None and row.worst_iou_still <= row.iou_still
 
 
 def test_video_part_gives_a_perfect_key_a_near_perfect_score(
@@ -235,6 +236,7 @@ def test_video_part_gives_a_perfect_key_a_near_perfect_score(
     (row,) = evaluate_video([tiny_clip], runnables)
     assert row.iou > 0.9
     assert row.worst_iou_in_view is not None and row.worst_iou_in_view > 0.8
+    assert row.worst_iou_still is not None and row.worst_iou_still > 0.8
     assert row.flicker_still is not None and row.flicker_still < 0.01
 
 

@@ -52,7 +52,7 @@ def _beach() -> Path:
 
 
 def run_once(
-    camera: str, segmenter: str, warmup_s: float, steady_s: float
+    camera: str, segmenter: str, warmup_s: float, steady_s: float, extra: tuple[str, ...] = ()
 ) -> tuple[float, float, float, tuple[float, float]]:
     """(steady % of a core, steady CPU ms per frame, whole-run % of a core, latency)."""
     frames = round((warmup_s + steady_s + 1.5) * FPS)
@@ -72,6 +72,7 @@ def run_once(
         "--no-control",
         "--frames",
         str(frames),
+        *extra,
     ]
     started = time.monotonic()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)

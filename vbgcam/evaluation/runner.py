@@ -214,6 +214,7 @@ class VideoRow:
     frames: int
     iou: float
     iou_still: float | None
+    worst_iou_still: float | None  # the still frame scored lowest: is a still person kept?
     worst_iou_in_view: float | None
     flicker_still: float | None
     ms_median: float
@@ -356,6 +357,7 @@ class _Tally:
             frames=len(self.ious),
             iou=float(np.mean(self.ious)) if self.ious else 0.0,
             iou_still=_mean(self.still_ious),
+            worst_iou_still=min(self.still_ious) if self.still_ious else None,
             worst_iou_in_view=min(self.in_view_ious) if self.in_view_ious else None,
             flicker_still=_mean(self.flickers),
             ms_median=statistics.median(self.times_ms) if self.times_ms else 0.0,
@@ -450,13 +452,13 @@ def markdown(report: Report) -> str:
             f"{size} at {first.get('fps', '?')} fps, "
             "decoded from MJPG",
             "",
-            "| clip | method | IoU | IoU (still) | worst IoU (in view) | flicker (still) "
-            "| ms/frame (median) |",
-            "|---|---|---:|---:|---:|---:|---:|",
+            "| clip | method | IoU | IoU (still) | worst IoU (still) | worst IoU (in view) "
+            "| flicker (still) | ms/frame (median) |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         lines += [
             f"| {r.clip} | {r.method} | {_number(r.iou)} | {_number(r.iou_still)} | "
-            f"{_number(r.worst_iou_in_view)} | {_number(r.flicker_still, 4)} | "
+            f"{_number(r.worst_iou_still)} | {_number(r.worst_iou_in_view)} | {_number(r.flicker_still, 4)} | "
             f"{_number(r.ms_median, 1)} |"
             for r in report.video
         ]
