@@ -168,7 +168,7 @@ class PacedRow:
 
 # Settings on top of the defaults, for the paced CPU table; the first row is what
 # ``vbgcam run`` uses with an image background.
-PACED = (
+PACED: tuple[tuple[str, dict[str, str]], ...] = (
     ("default: auto + refine + image", {}),
     ("selfie general + refine + image", {"segmenter.name": "selfie", "segmenter.model": "general"}),
     (

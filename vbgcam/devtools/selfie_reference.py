@@ -46,7 +46,7 @@ def main() -> int:
         arrays[f"{key}_rgb"] = rgb
         arrays[f"{key}_probability"] = np.round(probability * 255).astype(np.uint8)
     target = Path(runtimes.__file__).with_name(runtimes.REFERENCE_FILE)
-    np.savez_compressed(target, **arrays)
+    np.savez_compressed(target, allow_pickle=False, **arrays)
     print(f"wrote {target} ({target.stat().st_size} bytes)")
     return 0
 
