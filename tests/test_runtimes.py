@@ -179,3 +179,25 @@ def test_a_model_file_no_runtime_can_read_is_a_model_error(tmp_path: Path) -> No
     garbage.write_bytes(b"not a model" * 100)
     with pytest.raises(ModelError, match="no runtime reproduces"):
         open_runtime("selfie-landscape", garbage, (256, 144), 1)
+
+
+@needs_litert
+def test_litert_says_nothing_on_the_terminal_when_it_loads(with_models: Path) -> None:
+    """LiteRT writes "INFO: Created TensorFlow Lite XNNPACK delegate" straight to file
+    descriptor 2; a user starting ``vbgcam run`` should see vbgcam's lines only."""
+    import subprocess
+    import sys
+
+    script = (
+        "from vbgcam.models import MODELS, verified_path\n"
+        "from vbgcam.segmenters.runtimes import LiteRtRuntime\n"
+        "name = 'selfie-general'\n"
+        "LiteRtRuntime(verified_path(name), MODELS[name].input_size, 1)\n"
+        "print('loaded')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "loaded"
+    assert "XNNPACK" not in result.stderr

@@ -66,7 +66,11 @@ def _native_stderr_logged() -> Iterator[None]:
     What it writes meanwhile goes to the log instead: INFO lines at debug level, the rest
     as warnings."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error at all (a daemon that closed it): nothing to hide
+        yield
+        return
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
