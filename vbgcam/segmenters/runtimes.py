@@ -1,8 +1,9 @@
 """Who runs the selfie network: LiteRT where its wheel exists, OpenCV's DNN module elsewhere.
 
 LiteRT (``ai-edge-litert``, Google's runtime for these very files) runs the landscape model in
-1.1-1.3 ms and the general one in 2.2 ms on one thread here; OpenCV 5.1's DNN module takes
-2.4-2.9 and 4.9 ms for the same answers (within 1.5e-4). LiteRT has wheels for Linux x86_64
+1.8 ms and the general one in 3.2 ms on one thread on the CI machine; OpenCV 5.1's DNN module
+takes 3.7 and 6.7 ms for the same answers (within 1.5e-4). On a faster machine: 1.1-1.3 and
+2.2 ms against 2.4-2.9 and 4.9. LiteRT has wheels for Linux x86_64
 and aarch64, Windows x86_64 and macOS arm64 (``pyproject.toml`` installs it there); other
 machines run OpenCV.
 
