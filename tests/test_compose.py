@@ -20,6 +20,7 @@ from vbgcam.backgrounds import (
 from vbgcam.compose import (
     BINARY_STRIP_ROWS,
     Compositor,
+    Masker,
     SoftBlender,
     blend_binary,
     compositor_for,
@@ -399,3 +400,52 @@ def test_the_threads_setting_sets_opencvs_thread_count(threads: int) -> None:
         assert cv2.getNumThreads() == expected
     finally:
         cv2.setNumThreads(before)
+
+
+class ShapeRecorder:
+    """A segmenter that records the pictures it is handed and finds nobody."""
+
+    def __init__(self, sees_half_frame: bool) -> None:
+        self.sees_half_frame = sees_half_frame
+        self.seen: list[tuple[tuple[int, ...], tuple[int, ...] | None]] = []
+
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
+        self.seen.append((frame_bgr.shape, None if small_bgr is None else small_bgr.shape))
+        return np.zeros(frame_bgr.shape[:2], np.uint8)
+
+    def reset(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("frame_size", "sees_half", "expected"),
+    [
+        pytest.param((1280, 720), True, (360, 640, 3), id="720p-halved"),
+        pytest.param((1920, 1080), True, (540, 960, 3), id="1080p-halved"),
+        pytest.param((1280, 720), False, (720, 1280, 3), id="720p-whole-when-not-asked"),
+        pytest.param((480, 270), True, (270, 480, 3), id="small-frame-whole"),
+    ],
+)
+def test_a_segmenter_that_sees_a_reduced_picture_gets_the_frame_halved(
+    frame_size: tuple[int, int], sees_half: bool, expected: tuple[int, int, int]
+) -> None:
+    """The halved frame is the working copy's first step, shared: one full-size pass less."""
+    width, height = frame_size
+    recorder = ShapeRecorder(sees_half)
+    Masker(recorder).mask_for(np.full((height, width, 3), 100, np.uint8))
+    ((seen, small),) = recorder.seen
+    assert seen == expected
+    assert small is not None and small[1] == min(width, 320)
+
+
+def test_the_selfie_mask_is_the_same_from_the_halved_frame(with_models: Path) -> None:
+    """Handing the selfie network the frame halved changes nothing it computes."""
+    from vbgcam.segmenters.selfie import SelfieSegmenter
+
+    frame = np.empty((720, 1280, 3), np.uint8)
+    DemoScene(1280, 720).render(1.0, frame)
+    masker = Masker(SelfieSegmenter())
+    direct = SelfieSegmenter()
+    for _ in range(3):  # the first frame is seen whole, the next ones as a band
+        expected = cv2.resize(direct.segment(frame), (1280, 720), interpolation=cv2.INTER_LINEAR)
+        assert np.array_equal(masker.mask_for(frame), expected)

@@ -140,6 +140,8 @@ class Masker:
         self.refine_ms = 0.0
         self._scaled_mask: np.ndarray | None = None
         self._small: np.ndarray | None = None
+        self._half: np.ndarray | None = None
+        self._sees_half = getattr(segmenter, "sees_half_frame", False)
 
     def reset(self) -> None:
         self.segmenter.reset()
@@ -147,10 +149,21 @@ class Masker:
             self.matte.reset()
 
     def _working_copy(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """The frame at the working size, by way of the frame halved (``_half``) when it is
+        at least twice that size: the same steps ``shrink`` takes, with the half kept for a
+        segmenter that looks at it (``sees_half_frame``)."""
         width, height = working_size(frame_bgr.shape)
         if self._small is None or self._small.shape[:2] != (height, width):
             self._small = np.empty((height, width, 3), np.uint8)
-        return shrink(frame_bgr, (width, height), dst=self._small)
+        frame_height, frame_width = frame_bgr.shape[:2]
+        if frame_width < 2 * width or frame_height < 2 * height:
+            self._half = None
+            return shrink(frame_bgr, (width, height), dst=self._small)
+        half_size = (frame_width // 2, frame_height // 2)
+        if self._half is None or self._half.shape[1::-1] != half_size:
+            self._half = np.empty((half_size[1], half_size[0], 3), np.uint8)
+        cv2.resize(frame_bgr, half_size, dst=self._half, interpolation=cv2.INTER_AREA)
+        return shrink(self._half, (width, height), dst=self._small)
 
     def _scaled(self, mask: np.ndarray, height: int, width: int) -> np.ndarray:
         if mask.shape == (height, width):
@@ -164,7 +177,10 @@ class Masker:
         """The frame-size alpha (uint8, 255 = person); the segmenter's own buffer or ours."""
         start = time.perf_counter()
         small = None if self.copy_through else self._working_copy(frame_bgr)
-        mask = self.segmenter.segment(frame_bgr, small)
+        # A segmenter that only looks at a reduced picture gets the frame halved, which the
+        # working copy was made from: one full-size pass less (0.14-0.4 ms at 720p).
+        seen = self._half if self._half is not None and self._sees_half else frame_bgr
+        mask = self.segmenter.segment(seen, small)
         segmented = time.perf_counter()
         if self.matte is not None:
             alpha = self.matte.refine(frame_bgr, mask, small)

@@ -458,8 +458,8 @@ def markdown(report: Report) -> str:
         ]
         lines += [
             f"| {r.clip} | {r.method} | {_number(r.iou)} | {_number(r.iou_still)} | "
-            f"{_number(r.worst_iou_still)} | {_number(r.worst_iou_in_view)} | {_number(r.flicker_still, 4)} | "
-            f"{_number(r.ms_median, 1)} |"
+            f"{_number(r.worst_iou_still)} | {_number(r.worst_iou_in_view)} | "
+            f"{_number(r.flicker_still, 4)} | {_number(r.ms_median, 1)} |"
             for r in report.video
         ]
         lines += ["", "Clips:"]

@@ -5,7 +5,9 @@ uint8, 0 = background, 255 = person (values between are partial cover), with the
 aspect ratio but at whatever size the method works at (the matte stage scales it to the
 frame); it is the segmenter's own buffer, valid until the next call. A segmenter whose masks
 are only ever 0 or 255 at the frame's size may say so with ``binary = True``, which lets the
-compositor copy instead of blend.
+compositor copy instead of blend. One that only looks at a reduced picture may say so with
+``sees_half_frame = True``: the compositor then hands it the frame halved (when the frame is
+at least twice the working size), which it makes for the working copy anyway.
 
 ``SEGMENTERS`` maps each name to a constructor taking the settings and the frame rate.
 """

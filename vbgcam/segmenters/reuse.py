@@ -45,6 +45,7 @@ class ReusingSegmenter:
         self, inner: Segmenter, every: int = 1, reuse_still: bool = True, skip_calm: bool = False
     ) -> None:
         self.inner = inner
+        self.sees_half_frame = getattr(inner, "sees_half_frame", False)
         self.every = max(1, every)
         self.reuse_still = reuse_still
         self.skip_calm = skip_calm

@@ -76,6 +76,10 @@ class SelfieSegmenter:
     """Soft person mask from a selfie model: uint8 0..255 with the frame's aspect, at the
     model's input size (or, following the person, at the model's height)."""
 
+    # Only a picture of the model's size is ever looked at: the compositor may hand over
+    # the frame halved, which it makes for its working copy anyway.
+    sees_half_frame = True
+
     def __init__(self, model: str = "auto", flip: bool = False, threads: int = 1) -> None:
         self.preference = model
         self.flip = flip
