@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(
         "compositor paced at 30 fps on camera-like frames: whole-process CPU per frame "
-        f"(median of 2 halves of {args.paced_seconds:g} s)"
+        f"(median of 2 turns of {args.paced_seconds / 2:g} s each)"
     )
     print("| size | method | CPU ms/frame | % of one core |")
     print("|---|---|---:|---:|")
