@@ -599,7 +599,7 @@ FLAGS = [
     pytest.param(
         lambda d: run("--segmenter magic"),
         2,
-        ["'segmenter.name'", "auto, selfie, diff"],
+        ["'segmenter.name'", "auto, rvm, selfie, diff"],
         id="segmenter-unknown",
     ),
     pytest.param(

@@ -471,6 +471,7 @@ def test_list_shows_each_model_with_its_size_status_and_path(
         ["MODEL", "INPUT", "STATUS", "PATH"],
         ["selfie-landscape", "256x144", "verified", str(cache / LANDSCAPE.filename)],
         ["selfie-general", "256x256", "corrupt", str(cache / GENERAL.filename)],
+        ["rvm", "any", "missing", str(cache / "rvm.json"), str(cache / "rvm.bin")],
     ]
 
 

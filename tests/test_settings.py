@@ -72,7 +72,7 @@ def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:
         ),
         pytest.param(
             '[segmenter]\nname = "u2net"\n',
-            ["'segmenter.name'", "expected one of: auto, selfie, diff, plate, mog2, knn"],
+            ["'segmenter.name'", "expected one of: auto, rvm, selfie, diff, plate, mog2, knn"],
             id="unknown-segmenter",
         ),
     ],

