@@ -402,6 +402,108 @@ def test_op_matches_its_numpy_definition(build: Any, output: str, expected: Any)
     np.testing.assert_allclose(graph.run(output, x), expected(x), atol=1e-5)
 
 
+# ---- rewrites for onnxruntime's speed, each against numpy -----------------------------------
+
+
+def initializer_shapes(model: bytes) -> list[list[int]]:
+    return [list(t.dims) for t in onnx.load_from_string(model).graph.initializer]
+
+
+def op_types(model: bytes) -> list[str]:
+    return [n.op_type for n in onnx.load_from_string(model).graph.node]
+
+
+def test_hard_swish_becomes_x_times_hard_sigmoid() -> None:
+    """TF's x / 6 * relu6(x + 3); inputs reach both ends of the clip."""
+    graph = Graph()
+    graph.const("sixth", 1 / 6)
+    graph.const("three", 3.0)
+    graph.add("scaled", "Mul", "sixth", "src")
+    graph.add("shifted", "AddV2", "src", "three")
+    graph.add("clipped", "Relu6", "shifted")
+    graph.add("out", "Mul", "scaled", "clipped")
+    model = convert(*graph.files("out"))
+    assert "HardSigmoid" in op_types(model) and "Clip" not in op_types(model)
+    x = source() * 10 - 5
+    got = run_onnx(model, x)[0].transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(got, x * np.clip(x + 3, 0, 6) / 6, atol=1e-6)
+
+
+def concat_conv_graph(extra_channels: int) -> tuple[Graph, Any]:
+    """1x1 conv src → 16 + extra channels, Concat with src, then a fused 3x3 SAME conv + Relu."""
+    graph = Graph()
+    first = 16 + extra_channels
+    w1 = graph.const("w1", RNG.normal(0, 1, (1, 1, 3, first)))
+    w2 = graph.const("w2", RNG.normal(0, 1, (3, 3, first + 3, 5)), quantized=True)
+    b = graph.const("b", RNG.normal(0, 1, 5))
+    graph.const("axis", 3)
+    graph.add("a", "Conv2D", "src", "w1", padding="VALID", strides=[1, 1, 1, 1])
+    graph.add("cat", "ConcatV2", "a", "src", "axis", N=2)
+    graph.add(
+        "conv", "_FusedConv2D", "cat", "w2", "b", fused_ops=["BiasAdd", "Relu"], padding="SAME",
+        strides=[1, 1, 1, 1], num_args=1,
+    )  # fmt: skip
+
+    def expected(x: np.ndarray) -> np.ndarray:
+        cat = np.concatenate([np_conv(x, w1), x], 3)
+        return np.maximum(np_conv(np.pad(cat, ((0, 0), (1, 1), (1, 1), (0, 0))), w2) + b, 0)
+
+    return graph, expected
+
+
+def test_conv_on_concat_with_a_small_last_part_is_two_convs_summed() -> None:
+    """16 + 3 channels: a conv on the 16, a conv on the 3, added; any size still works."""
+    graph, expected = concat_conv_graph(0)
+    model = convert(*graph.files("conv"))
+    weights = [shape for shape in initializer_shapes(model) if len(shape) == 4]
+    assert [5, 16, 3, 3] in weights and [5, 3, 3, 3] in weights
+    for height, width in ((9, 11), (6, 10)):
+        x = source(height, width)
+        got = run_onnx(model, x)[0].transpose(0, 2, 3, 1)
+        np.testing.assert_allclose(got, expected(x), atol=1e-4)
+
+
+def test_conv_on_concat_of_unaligned_parts_gets_zero_channels_up_to_a_block() -> None:
+    """20 + 3 channels: neither split nor aligned, so padded to 32 with zero weights."""
+    graph, expected = concat_conv_graph(4)
+    model = convert(*graph.files("conv"))
+    assert [5, 32, 3, 3] in initializer_shapes(model)
+    x = source()
+    np.testing.assert_allclose(graph.run("conv", x), expected(x), atol=1e-4)
+
+
+def test_broadcast_of_a_state_to_its_own_shape_is_dropped() -> None:
+    graph = Graph()
+    graph.const("two", 2.0)
+    graph.add("shape", "Shape", "r2i", out_type={"type": "DT_INT32"})
+    graph.add("wide", "BroadcastTo", "r2i", "shape")
+    graph.add("out", "Mul", "wide", "two")
+    model = convert(*graph.files("out"))
+    assert "Expand" not in op_types(model)
+    x = source(16, 24)
+    states = [RNG.random(zero_state(16, 24, name).shape, dtype=np.float32) for name in STATES]
+    np.testing.assert_allclose(run_onnx(model, x, states)[0], states[1] * 2)
+
+
+def test_resize_to_twice_the_input_size_uses_constant_scales() -> None:
+    """size = Shape(x)[1:3] * 2, as RVM's decoder upsamples: a Resize with scales, no Shape."""
+    graph = Graph()
+    for name, value in {"b": [1], "e": [3], "s": [1], "k": [2, 2]}.items():
+        graph.const(name, value)
+    graph.add("shape", "Shape", "src", out_type={"type": "DT_INT32"})
+    graph.add("hw", "StridedSlice", "shape", "b", "e", "s")
+    graph.add("size", "Mul", "hw", "k")
+    graph.add("up", "ResizeBilinear", "src", "size", half_pixel_centers=True)
+    model = convert(*graph.files("up"))
+    resizes = [n for n in onnx.load_from_string(model).graph.node if n.op_type == "Resize"]
+    assert len(resizes) == 1 and len(resizes[0].input) == 3 and "Shape" not in op_types(model)
+    for height, width in ((9, 11), (6, 10)):
+        x = source(height, width)
+        got = run_onnx(model, x)[0].transpose(0, 2, 3, 1)
+        expected = np_resize(x, (2 * height, 2 * width), align=False, half=True)
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
 # ---- refusals ------------------------------------------------------------------------------
 
 

@@ -24,6 +24,20 @@ What it promises:
 Layout: TF computes in NHWC; every Conv, AvgPool and Resize is wrapped in the two Transposes
 to and from NCHW, and adjacent pairs are cancelled here. onnxruntime's transpose optimizer
 pushes the remaining ones through the elementwise ops between convolutions.
+
+Speed: onnxruntime (one thread, AVX-512) runs convolutions fastest in its NCHWc layout, blocks
+of 16 channels, and falls back to a much slower plain kernel for a conv whose input channels
+are neither below 16 nor a multiple of 16. So, with outputs equal up to float rounding:
+
+- a conv on a channel Concat of such a count is split in two, a conv on the block-aligned
+  parts plus a conv on a last part of under 16 channels, summed (RVM's final decoder block);
+  failing that, the Concat's last part gets zero channels, and the conv zero weights, up to
+  the next multiple of 16 (the other decoder blocks, which append the 3-channel image);
+- hard-swish, spelled out by TF as Add, Relu6 and two Muls, becomes ``x * HardSigmoid(x)``,
+  which onnxruntime fuses into the conv before it;
+- ``BroadcastTo`` of a recurrent-state input is dropped: its target is the input's own
+  declared shape, and the Expand only blocked the transpose optimizer;
+- a Resize to twice the input's own size gets constant scales, not run-time sizes.
 """
 
 from __future__ import annotations
@@ -40,7 +54,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vbgcam.errors import ModelError
 
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2  # 2: the "Speed" rewrites
 OPSET = 13
 IR_VERSION = 8  # opset 13's IR; readable by onnxruntime and OpenCV alike
 NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -141,6 +155,13 @@ class Builder:
         # NHWC value name -> the NCHW value it is a Transpose of, to cancel pairs.
         self.nchw_of: dict[str, str] = {}
         self.nhwc_of: dict[str, str] = {}
+        # NHWC value name -> the parts of the channel Concat that made it
+        self.channel_concats: dict[str, list[str]] = {}
+        self.states: set[str] = set()  # the NHWC names of the r1i..r4i inputs
+        self.channels: dict[str, int] = {}  # NHWC value name -> channel count, where known
+        self.made_by: dict[str, onnx.NodeProto] = {}
+        self.spatial_names: dict[str, tuple[str, str]] = {}  # NHWC name -> symbolic H, W
+        self.value_info: list[onnx.ValueInfoProto] = []
 
     def fresh(self, hint: str) -> str:
         self.count += 1
@@ -148,7 +169,9 @@ class Builder:
 
     def emit(self, op: str, inputs: Sequence[str], outputs: int = 1, **attrs: Any) -> list[str]:
         names = [self.fresh(op.lower()) for _ in range(outputs)]
-        self.nodes.append(helper.make_node(op, list(inputs), names, **attrs))
+        made = helper.make_node(op, list(inputs), names, **attrs)
+        self.nodes.append(made)
+        self.made_by.update((name, made) for name in names)
         return names
 
     def one(self, op: str, inputs: Sequence[str], **attrs: Any) -> str:
@@ -359,7 +382,11 @@ def concat(builder: Builder, node: Node, inputs: list[Value]) -> list[Value]:
     axis = int(const_input(node, axis_value, "the axis"))
     if all(isinstance(value, np.ndarray) for value in values):
         return [np.concatenate([np.asarray(value) for value in values], axis)]
-    return [Dynamic(builder.one("Concat", [builder.name(v, node) for v in values], axis=axis))]
+    parts = [builder.name(v, node) for v in values]
+    joined = builder.one("Concat", parts, axis=axis)
+    if axis in (3, -1):
+        builder.channel_concats[joined] = parts
+    return [Dynamic(joined)]
 
 
 @handles("Squeeze")
@@ -376,6 +403,8 @@ def squeeze(builder: Builder, node: Node, inputs: list[Value]) -> list[Value]:
 @handles("BroadcastTo")
 def broadcast_to(builder: Builder, node: Node, inputs: list[Value]) -> list[Value]:
     value, target = inputs
+    if isinstance(value, Dynamic) and value.name in builder.states:
+        return [value]  # the inputs' declared shape is the target: an Expand would only copy
     return [Dynamic(builder.one("Expand", [builder.name(value, node), builder.name(target, node)]))]
 
 
@@ -483,13 +512,33 @@ def conv(builder: Builder, node: Node, inputs: list[Value]) -> list[Value]:
         pads = same_pads(node, (kh, kw), dilations)
     else:
         raise node.fail(f"padding {padding} with strides {strides} is not converted")
-    parts = [builder.to_nchw(builder.name(value, node)), builder.const(weights)]
+    source = builder.name(value, node)
+    conv_attrs: dict[str, Any] = {
+        "strides": strides, "dilations": dilations, "pads": pads, "group": group,
+        "kernel_shape": [kh, kw],
+    }  # fmt: skip
+    split = None if depthwise else split_small_part(builder, source, weights)
+    side = None
+    if split is not None:  # the small conv first, so onnxruntime can make it the Sum input
+        source, weights, small, small_weights = split
+        small_parts = [builder.to_nchw(small), builder.const(small_weights)]
+        side = builder.one("Conv", small_parts, **conv_attrs)
+    elif not depthwise:
+        source, weights = pad_channels(builder, source, weights)
+    parts = [builder.to_nchw(source), builder.const(weights)]
     if fused:
         parts.append(builder.const(const_input(node, args[0], "the bias").astype(np.float32)))
-    out = builder.one(
-        "Conv", parts, strides=strides, dilations=dilations, pads=pads, group=group,
-        kernel_shape=[kh, kw],
-    )  # fmt: skip
+    out = builder.one("Conv", parts, **conv_attrs)
+    if split is not None and side is not None:
+        # A Concat's parts share H and W; saying so lets onnxruntime prove the two convs'
+        # outputs alike in shape and fuse the sum (and the activation) into the big conv.
+        spatial_dims = builder.spatial_names.get(split[2])
+        if spatial_dims is not None:
+            dims: list[str | int | None] = [1, int(weights.shape[0]), *spatial_dims]
+            for name in (out, side):
+                info = helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+                builder.value_info.append(info)
+        out = builder.one("Add", [side, out])
     act = FUSED_ACTIVATIONS[tuple(fused[1:])] if fused else None
     if act is not None:
         out = activation(builder, act, out)
@@ -497,6 +546,40 @@ def conv(builder: Builder, node: Node, inputs: list[Value]) -> list[Value]:
     if batched is not None:
         return [Batched(result, batched.block, batched.paddings)]
     return [result]
+
+
+NCHWC_BLOCK = 16  # onnxruntime's NCHWc block with AVX-512 (8 with AVX2 divides it)
+
+
+def pad_channels(builder: Builder, source: str, weights: np.ndarray) -> tuple[str, np.ndarray]:
+    """A conv on a channel Concat of more than ``NCHWC_BLOCK`` channels, not a multiple of it,
+    gets zero channels appended (to its smallest part) and zero weights for them: onnxruntime
+    runs such convs in its NCHWc layout, several times faster than its plain NCHW kernel."""
+    cin = weights.shape[1]
+    extra = -cin % NCHWC_BLOCK
+    parts = builder.channel_concats.get(source)
+    if parts is None or cin < NCHWC_BLOCK or not extra:
+        return source, weights
+    last = builder.one("Pad", [parts[-1], builder.const([0, 0, 0, 0, 0, 0, 0, extra])])
+    padded = builder.one("Concat", [*parts[:-1], last], axis=3)
+    return padded, np.pad(weights, ((0, 0), (0, extra), (0, 0), (0, 0)))
+
+
+def split_small_part(
+    builder: Builder, source: str, weights: np.ndarray
+) -> tuple[str, np.ndarray, str, np.ndarray] | None:
+    """A conv on a channel Concat whose last part has fewer than ``NCHWC_BLOCK`` channels and
+    whose other parts fill whole blocks, as two convs summed: onnxruntime runs both in NCHWc
+    (the small one reading NCHW directly) and fuses the sum, with no padded channels."""
+    cin = weights.shape[1]
+    parts = builder.channel_concats.get(source)
+    if parts is None or not cin % NCHWC_BLOCK:
+        return None
+    small = builder.channels.get(parts[-1])
+    if small is None or small >= NCHWC_BLOCK or (cin - small) % NCHWC_BLOCK:
+        return None
+    big = parts[0] if len(parts) == 2 else builder.one("Concat", parts[:-1], axis=3)
+    return big, weights[:, : cin - small], parts[-1], weights[:, cin - small :]
 
 
 @handles("SpaceToBatchND")
@@ -541,7 +624,10 @@ def avg_pool(builder: Builder, node: Node, inputs: list[Value]) -> list[Value]:
         "AveragePool", [nchw], kernel_shape=kernel, strides=strides, auto_pad=auto_pad,
         count_include_pad=0,
     )  # fmt: skip
-    return [Dynamic(builder.to_nhwc(pooled))]
+    out = builder.to_nhwc(pooled)
+    if nchw in builder.nhwc_of and builder.nhwc_of[nchw] in builder.channels:
+        builder.channels[out] = builder.channels[builder.nhwc_of[nchw]]
+    return [Dynamic(out)]
 
 
 @handles("ResizeBilinear")
@@ -555,6 +641,13 @@ def resize_bilinear(builder: Builder, node: Node, inputs: list[Value]) -> list[V
     else:
         mode = "half_pixel" if node.bool_attr("half_pixel_centers", False) else "asymmetric"
     nchw = builder.to_nchw(builder.name(value, node))
+    factor = integer_scale(builder, builder.name(value, node), builder.name(size, node))
+    if factor is not None:
+        scales = builder.const(np.array([1, 1, factor, factor], np.float32))
+        resized = builder.one(
+            "Resize", [nchw, "", scales], mode="linear", coordinate_transformation_mode=mode
+        )
+        return [Dynamic(builder.to_nhwc(resized))]
     batch_channels = builder.one(
         "Slice", [builder.one("Shape", [nchw]), builder.const([0]), builder.const([2])]
     )
@@ -563,6 +656,31 @@ def resize_bilinear(builder: Builder, node: Node, inputs: list[Value]) -> list[V
         "Resize", [nchw, "", "", sizes], mode="linear", coordinate_transformation_mode=mode
     )
     return [Dynamic(builder.to_nhwc(resized))]
+
+
+def integer_scale(builder: Builder, value: str, size: str) -> int | None:
+    """k when ``size`` is Mul(Slice(Shape(value), [1], [3]), [k, k]): the H and W of the
+    NHWC ``value`` times a whole number; then Resize can take scales, not run-time sizes."""
+    mul = builder.made_by.get(size)
+    if mul is None or mul.op_type != "Mul":
+        return None
+    constants = {t.name: t for t in builder.initializers}
+    for sliced, factor in (mul.input, mul.input[::-1]):
+        if factor not in constants:
+            continue
+        k = numpy_helper.to_array(constants[factor])
+        cut = builder.made_by.get(sliced)
+        if k.shape != (2,) or k[0] != k[1] or k[0] < 1 or cut is None or cut.op_type != "Slice":
+            continue
+        shape = builder.made_by.get(cut.input[0])
+        bounds = [
+            numpy_helper.to_array(constants[n]).tolist() for n in cut.input[1:] if n in constants
+        ]
+        if shape is None or shape.op_type != "Shape" or shape.input[0] != value:
+            continue
+        if bounds[:2] == [[1], [3]] and (len(bounds) < 4 or bounds[3] == [1]):
+            return int(k[0])
+    return None
 
 
 # ---- reading the files -------------------------------------------------------------------
@@ -661,6 +779,9 @@ def model_inputs(builder: Builder) -> tuple[list[onnx.ValueInfoProto], dict[str,
         dims: list[str | int | None] = [1, channels, f"height_{stride}", f"width_{stride}"]
         infos.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, dims))
     values: dict[str, Value] = {info.name: Dynamic(builder.to_nhwc(info.name)) for info in infos}
+    builder.states.update(builder.to_nhwc(name) for name in STATE_CHANNELS)
+    builder.channels[builder.to_nhwc("src")] = 3
+    builder.spatial_names[builder.to_nhwc("src")] = ("height", "width")
     return infos, values
 
 
@@ -694,6 +815,7 @@ def convert(graph_json: bytes, weights: bytes, *, downsample_ratio: float = 1.0)
         builder.nodes.append(
             helper.make_node("Transpose", [value.name], [out_name], perm=NHWC_TO_NCHW)
         )
+    fuse_hard_activations(builder)
     kept = prune(builder.nodes, OUTPUTS)
     used = {name for node in kept for name in node.input}
     graph = helper.make_graph(
@@ -702,6 +824,7 @@ def convert(graph_json: bytes, weights: bytes, *, downsample_ratio: float = 1.0)
         inputs,
         model_outputs(inputs),
         [tensor for tensor in builder.initializers if tensor.name in used],
+        value_info=[info for info in builder.value_info if info.name in used],
     )
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="vbgcam.tfjs_onnx"
@@ -746,6 +869,59 @@ def evaluate(
     return [
         np.asarray(v) if isinstance(v, np.generic) else v for v in handler(builder, node, inputs)
     ]
+
+
+def scalar_constants(builder: Builder) -> dict[str, float]:
+    """The float initializers holding a single value, by name."""
+    return {
+        t.name: float(numpy_helper.to_array(t).reshape(()))
+        for t in builder.initializers
+        if t.data_type == TensorProto.FLOAT and list(t.dims) in ([], [1])
+    }
+
+
+def fuse_hard_activations(builder: Builder) -> None:
+    """MobileNetV3's hard-swish ``x / 6 * relu6(x + 3)``, as TF spells it (Add, Relu6 as Clip,
+    Mul and Mul), becomes ``x * HardSigmoid(x)``, which onnxruntime fuses into the conv before
+    it as one HardSwish activation, instead of four passes outside its NCHWc layout. (The
+    squeeze-excite gates' hard-sigmoid ``relu6(x + 3) / 6`` stays spelled out: as HardSigmoid on
+    the pooled [1, 1, 1, C] tensor OpenCV 5.1's DNN miscomputes a later Concat's shape, and
+    onnxruntime gains nothing measurable.) The replaced nodes are left for ``prune``."""
+    consts = scalar_constants(builder)
+    producer = {out: n for n in builder.nodes for out in n.output}
+
+    def other(node: onnx.NodeProto, value: float) -> str | None:
+        """The input of binary ``node`` that is not the constant ``value``, if one is."""
+        for this, that in (node.input, node.input[::-1]):
+            if that in consts and abs(consts[that] - value) <= 1e-7 * abs(value):
+                return str(this)
+        return None
+
+    def relu6_plus_3(name: str) -> str | None:
+        """``x`` when ``name`` is Clip(Add(x, 3), 0, 6)."""
+        clip = producer.get(name)
+        if clip is None or clip.op_type != "Clip" or len(clip.input) != 3:
+            return None
+        if consts.get(clip.input[1]) != 0.0 or consts.get(clip.input[2]) != 6.0:
+            return None
+        add = producer.get(clip.input[0])
+        return other(add, 3.0) if add is not None and add.op_type == "Add" else None
+
+    rewritten: list[onnx.NodeProto] = []
+    for node in builder.nodes:
+        rewritten.append(node)
+        if node.op_type != "Mul":
+            continue
+        for left, right in (node.input, node.input[::-1]):
+            sixth, x = producer.get(left), relu6_plus_3(right)
+            is_mul = sixth is not None and sixth.op_type == "Mul"
+            sixth_of = other(sixth, 1 / 6) if sixth is not None and is_mul else None
+            if x is not None and sixth_of == x:  # (x * 1/6) * relu6(x + 3)
+                gate = builder.fresh("hardsigmoid")
+                rewritten[-1] = helper.make_node("HardSigmoid", [x], [gate], alpha=1 / 6, beta=0.5)
+                rewritten.append(helper.make_node("Mul", [x, gate], list(node.output)))
+                break
+    builder.nodes = rewritten
 
 
 def prune(nodes: list[onnx.NodeProto], outputs: Sequence[str]) -> list[onnx.NodeProto]:
