@@ -6,6 +6,7 @@ import glob
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -13,8 +14,10 @@ import numpy as np
 import pytest
 
 from tests import fakes
+from vbgcam import models
 from vbgcam.demo_scene import DemoScene
 from vbgcam.errors import VbgcamError
+from vbgcam.models.rvm_onnx import ensure_converted
 
 CLIP_SIZE = (320, 240)
 CLIP_FPS = 30.0
@@ -169,3 +172,71 @@ def require_pipewire_parts(missing: list[str], needs: str, hint: str) -> None:
     if os.environ.get("VBGCAM_REQUIRE_PIPEWIRE"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+# --- the rvm model (see tests/test_rvm.py)
+
+PULL_HINT = "vbgcam models pull rvm"
+# The developer's cache as it was before any test moved $XDG_CACHE_HOME: where
+# 'vbgcam models pull rvm' put the model.
+DEVELOPER_CACHE_HOME = os.environ.get("XDG_CACHE_HOME", "")
+
+
+@contextmanager
+def cache_home(path: Path) -> Iterator[None]:
+    """``$XDG_CACHE_HOME`` set to ``path`` for a session fixture (monkeypatch is per test)."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(path)
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["XDG_CACHE_HOME"]
+        else:
+            os.environ["XDG_CACHE_HOME"] = previous
+
+
+def models_folder(home: Path) -> Path:
+    folder = home / "vbgcam" / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def rvm_sources() -> tuple[Path, Path]:
+    """The developer's verified ``rvm.json`` and ``rvm.bin``."""
+    with cache_home(Path(DEVELOPER_CACHE_HOME or Path.home() / ".cache")):
+        found = models.rvm_sources()
+    if found is None:
+        pytest.skip(f"the rvm model is not in the cache here (run '{PULL_HINT}')")
+    return found
+
+
+@pytest.fixture(scope="session")
+def rvm_cache(tmp_path_factory: pytest.TempPathFactory, rvm_sources: tuple[Path, Path]) -> Path:
+    """A cache home with the rvm sources and their ONNX model, converted once per session."""
+    home = tmp_path_factory.mktemp("rvm-cache")
+    for path in rvm_sources:
+        shutil.copy2(path, models_folder(home) / path.name)
+    with cache_home(home):
+        ensure_converted()
+    return home
+
+
+@pytest.fixture(scope="session")
+def rvm_and_selfie_cache(
+    tmp_path_factory: pytest.TempPathFactory, model_cache: Path, rvm_cache: Path
+) -> Path:
+    """A cache home with every model: what ``auto`` chooses from on a full machine."""
+    home = tmp_path_factory.mktemp("all-models")
+    for source in (model_cache, rvm_cache):
+        for path in models_folder(source).iterdir():
+            shutil.copy2(path, models_folder(home) / path.name)
+    return home
+
+
+@pytest.fixture
+def with_all_models(rvm_and_selfie_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every model (both selfie models and rvm, converted) in ``$XDG_CACHE_HOME`` for this test."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(rvm_and_selfie_cache))
+    return rvm_and_selfie_cache

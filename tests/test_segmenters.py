@@ -415,7 +415,9 @@ def test_every_segmenter_name_builds_one_that_returns_a_mask_with_the_frames_asp
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    if uses_the_model(name):
+    if name == "rvm":
+        request.getfixturevalue("with_all_models")
+    elif uses_the_model(name):
         request.getfixturevalue("with_models")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))  # no calibrated plate of the developer's
     segmenter = make_segmenter(SegmenterSettings(name=name), fps=FPS)

@@ -432,7 +432,7 @@ def _run(
     cam = settings.camera
     out = settings.output
     background = make_background(settings.background, cam.size)
-    if settings.segmenter.name == "auto":
+    if settings.segmenter.name in ("auto", "rvm"):
         offer_pull()  # before the webcam is open: its light stays off while we ask
         if stop_requested.is_set():
             return

@@ -17,7 +17,7 @@ from vbgcam.backgrounds import Background, make_background
 from vbgcam.effects import Effects, make_effects
 from vbgcam.matte import Matte, make_matte
 from vbgcam.segmenters import Segmenter, make_segmenter
-from vbgcam.settings import Settings
+from vbgcam.settings import MatteSettings, Settings
 from vbgcam.shrink import shrink, working_size
 from vbgcam.threadpools import limit_loaded_pools, use_opencv_threads
 
@@ -261,9 +261,18 @@ def compositor_for(settings: Settings, background: Background | None = None) -> 
     limit_loaded_pools()
     use_opencv_threads(settings.segmenter.threads)
     size = settings.camera.size
+    segmenter = make_segmenter(settings.segmenter, settings.camera.fps)
     return Compositor(
-        make_segmenter(settings.segmenter, settings.camera.fps),
+        segmenter,
         background if background is not None else make_background(settings.background, size),
-        make_matte(settings.matte),
+        matte_for(segmenter, settings.matte),
         make_effects(settings.background, size),
     )
+
+
+def matte_for(segmenter: Segmenter, settings: MatteSettings) -> Matte | None:
+    """The matte stage the settings ask for, unless the segmenter's alpha is already a matte
+    (``refined``: RVM), which refinement only blurs."""
+    if getattr(segmenter, "refined", False):
+        return None
+    return make_matte(settings)

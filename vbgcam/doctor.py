@@ -186,7 +186,35 @@ def _model_findings() -> list[Finding]:
                     "vbgcam models pull",
                 )
             )
+    findings.append(_rvm_finding())
     return findings
+
+
+def _rvm_finding() -> Finding:
+    """RVM, the quality segmenter: cached, converted, and who runs it at what cost."""
+    found = models.npm_state(models.RVM)
+    if found.status != "verified":
+        return Finding(
+            WARN,
+            f"model rvm is {found.status}: 'auto' uses the selfie model (rougher edges, a "
+            "still person or a held cup can be lost)",
+            "vbgcam models pull rvm",
+        )
+    try:
+        from vbgcam.segmenters.rvm import RvmSegmenter
+        from vbgcam.segmenters.rvm_choice import step_ms
+
+        segmenter = RvmSegmenter()
+        cost_ms = step_ms(segmenter)
+    except VbgcamError as exc:
+        return Finding(
+            FAIL, f"model rvm cannot run: {exc}", "pip install --upgrade onnxruntime onnx"
+        )
+    return Finding(
+        PASS,
+        f"model rvm runs on {segmenter.runtime}, {cost_ms:.0f} ms of CPU a run at "
+        f"{segmenter.long_side_px} px",
+    )
 
 
 # Where OBS Studio puts the virtual camera that pyvirtualcam's ``obs`` backend feeds.

@@ -25,10 +25,9 @@ import numpy as np
 
 from vbgcam.backgrounds import IMAGE_SUFFIXES, decode_picture, make_background
 from vbgcam.cards import make_card
-from vbgcam.compose import Compositor
+from vbgcam.compose import Compositor, matte_for
 from vbgcam.effects import make_effects
 from vbgcam.errors import BackgroundError, ConfigError, VbgcamError
-from vbgcam.matte import make_matte
 from vbgcam.pipeline import Pipeline
 from vbgcam.segmenters import make_segmenter
 from vbgcam.settings import KEYS, BackgroundSettings, Settings, build_settings
@@ -109,8 +108,8 @@ class LiveController:
             # thread count when it is built.
             if new.segmenter != old.segmenter:
                 segmenter = make_segmenter(new.segmenter, new.camera.fps)
-            if new.matte != old.matte:
-                matte = make_matte(new.matte)
+            if new.matte != old.matte or segmenter is not current.segmenter:
+                matte = matte_for(segmenter, new.matte)
             background = current.background
             if _without_effects(new.background) != _without_effects(old.background):
                 background = make_background(new.background, new.camera.size)

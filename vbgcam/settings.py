@@ -94,7 +94,8 @@ class SegmenterSettings:
     skip_calm: bool = True
     plate: str = ""
     threads: int = 1
-    rvm_long_side_px: int = 256
+    rvm_long_side_px: int = 0  # 0: the largest that fits network_cpu here
+    network_cpu: float = 0.33
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,19 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
             raise ValueError(f"expected a whole number from {low} to {high}")
         if not low <= number <= high:
             raise ValueError(f"expected a whole number from {low} to {high}")
+        return number
+
+    return parse
+
+
+def _size_or_auto(low: int, high: int) -> Callable[[Any], int]:
+    """0 (chosen at run time) or a whole number from ``low`` to ``high``."""
+    whole = _integer(0, high)
+
+    def parse(value: Any) -> int:
+        number = whole(value)
+        if 0 < number < low:
+            raise ValueError(f"expected 0 (auto) or a whole number from {low} to {high}")
         return number
 
     return parse
@@ -272,7 +286,8 @@ KEYS: dict[str, Key] = {
     "segmenter.skip_calm": Key(_boolean),
     "segmenter.plate": Key(_path, is_path=True),
     "segmenter.threads": Key(_integer(0, 64)),
-    "segmenter.rvm_long_side_px": Key(_integer(64, 1280)),
+    "segmenter.rvm_long_side_px": Key(_size_or_auto(64, 1280)),
+    "segmenter.network_cpu": Key(_number(0.05, 8)),
     "matte.refine": Key(_boolean),
     "matte.smooth": Key(_number(0, 0.95)),
     "matte.feather": Key(_integer(0, 20)),

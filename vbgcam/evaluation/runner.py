@@ -61,7 +61,8 @@ class Method(NamedTuple):
     """One row of the tables: a segmenter with settings, optionally refined by the matte stage.
 
     ``overrides`` are ``SegmenterSettings`` fields; ``refine`` adds the matte stage with its
-    default settings, as ``vbgcam run`` uses it. ``single_frame`` is False for methods that
+    default settings, as ``vbgcam run`` uses it (which skips it for a segmenter whose alpha is
+    already a matte, unless ``force_refine``). ``single_frame`` is False for methods that
     need earlier frames (motion, a clean plate), which the single-frame part skips.
     """
 
@@ -70,9 +71,12 @@ class Method(NamedTuple):
     overrides: Mapping[str, Any] = _NONE
     refine: bool = False
     single_frame: bool = True
+    force_refine: bool = False
 
 
 _ORIGINAL = MappingProxyType({"hold": 0, "clean": False})
+# The network alone: a fixed size, and a CPU budget that pays for every frame.
+_RVM_BARE = MappingProxyType({"rvm_long_side_px": 256, "reuse": False, "network_cpu": 8.0})
 
 METHODS: tuple[Method, ...] = (
     Method("diff (original)", "diff", _ORIGINAL, single_frame=False),
@@ -93,8 +97,8 @@ METHODS: tuple[Method, ...] = (
         "selfie",
         MappingProxyType({"flip": True, "reuse": False, "skip_calm": False}),
     ),
-    Method("rvm (bare)", "rvm", MappingProxyType({"reuse": False, "skip_calm": False})),
-    Method("rvm + refine", "rvm", MappingProxyType({"reuse": False, "skip_calm": False}), True),
+    Method("rvm (bare, 256 px, every frame)", "rvm", _RVM_BARE),
+    Method("rvm + matte (256 px, every frame)", "rvm", _RVM_BARE, refine=True, force_refine=True),
     Method("rvm (default)", "rvm", refine=True),
     Method("auto (default)", "auto", refine=True),
     Method("plate", "plate", refine=True, single_frame=False),
@@ -161,6 +165,7 @@ def select_methods(methods: Sequence[Method], wanted: str | None) -> tuple[list[
 def build_methods(methods: Sequence[Method]) -> tuple[list[Runnable], list[str]]:
     """Build each method's segmenter (and matte); return the ones that built, and one note
     per method skipped, saying why."""
+    from vbgcam.compose import matte_for
     from vbgcam.matte import make_matte
     from vbgcam.segmenters import SEGMENTERS, make_segmenter
     from vbgcam.settings import MatteSettings, SegmenterSettings
@@ -184,7 +189,10 @@ def build_methods(methods: Sequence[Method]) -> tuple[list[Runnable], list[str]]
         try:
             settings = SegmenterSettings(name=method.segmenter, **method.overrides)
             segmenter = make_segmenter(settings)
-            matte = make_matte(MatteSettings()) if method.refine else None
+            if method.force_refine:
+                matte = make_matte(MatteSettings())
+            else:
+                matte = matte_for(segmenter, MatteSettings()) if method.refine else None
         except VbgcamError as exc:
             notes.append(f"skipped {method.label}: {type(exc).__name__}: {exc}")
             continue

@@ -57,14 +57,21 @@ def _selfie(settings: SegmenterSettings, fps: float) -> Segmenter:
 
 
 def _rvm(settings: SegmenterSettings, fps: float) -> Segmenter:
+    """RVM within ``network_cpu`` of a core: at the input size the budget affords on most
+    frames (unless one is set), run when its budget covers a run and the picture moved, its
+    alpha carried in between. The selfie models' ``skip_calm`` is off: the budget decides."""
+    from vbgcam.segmenters.budget import NetworkBudget
     from vbgcam.segmenters.reuse import ReusingSegmenter
-    from vbgcam.segmenters.rvm import RvmSegmenter  # loads onnxruntime only when used
+    from vbgcam.segmenters.rvm import DEFAULT_LONG_SIDE_PX, RvmSegmenter
+    from vbgcam.segmenters.rvm_choice import BURST_S, fitting_size, step_ms
 
-    network = RvmSegmenter(settings.rvm_long_side_px, settings.threads)
-    if settings.every == 1 and not settings.reuse:
-        return network
-    skip_calm = settings.reuse and settings.skip_calm
-    return ReusingSegmenter(network, settings.every, settings.reuse, skip_calm)
+    network = RvmSegmenter(settings.rvm_long_side_px or DEFAULT_LONG_SIDE_PX, settings.threads)
+    cost_ms = step_ms(network)
+    if settings.rvm_long_side_px == 0:
+        size, cost_ms = fitting_size(cost_ms, settings.network_cpu, fps)
+        network.use_long_side(size)
+    budget = NetworkBudget(settings.network_cpu, fps, BURST_S, cost_ms)
+    return ReusingSegmenter(network, settings.every, settings.reuse, False, budget)
 
 
 def _auto(settings: SegmenterSettings, fps: float) -> Segmenter:

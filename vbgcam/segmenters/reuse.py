@@ -14,14 +14,21 @@ a row, so the mask is at most one frame old, and only while the motion is that s
 matte still snaps its edge to the new picture. Any faster movement runs the network on every
 frame. On clips of a person swaying gently (at most 1.3 px a frame at 720p) it skipped 41 %
 of the network runs for 0.001 less IoU (``vbgcam eval`` methods, see the README).
+
+``budget`` (``budget.py``) caps the network's CPU for networks that cost more than a frame
+can pay (RVM): the network runs when the budget covers it, and the mask is carried between.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
 from vbgcam.segmenters import Segmenter
+from vbgcam.segmenters.budget import NetworkBudget
 
 BLOCK_PX = 8
 # Sensor noise averages out in an 8x8 block of the 320 px copy (256 camera pixels at 720p):
@@ -42,10 +49,19 @@ class ReusingSegmenter:
     """Wraps a stateless segmenter; ``every`` > 1 also segments only every Nth frame."""
 
     def __init__(
-        self, inner: Segmenter, every: int = 1, reuse_still: bool = True, skip_calm: bool = False
+        self,
+        inner: Segmenter,
+        every: int = 1,
+        reuse_still: bool = True,
+        skip_calm: bool = False,
+        budget: NetworkBudget | None = None,
+        cpu_clock: Callable[[], float] = time.thread_time,
     ) -> None:
         self.inner = inner
+        self.budget = budget
+        self._cpu_clock = cpu_clock  # seconds of CPU; what a run costs the budget
         self.sees_half_frame = getattr(inner, "sees_half_frame", False)
+        self.refined = getattr(inner, "refined", False)
         self.every = max(1, every)
         self.reuse_still = reuse_still
         self.skip_calm = skip_calm
@@ -76,17 +92,23 @@ class ReusingSegmenter:
             return True
         if self.skip_calm and self._since_segmented < CALM_MAX_CARRIED:
             moved = np.count_nonzero(change > CALM_LEVELS)
-            return moved <= CALM_MOVED_SHARE * change.size
-        return False
+            if moved <= CALM_MOVED_SHARE * change.size:
+                return True
+        return self.budget is not None and not self.budget.affordable
 
     def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
         blocks = self._blocks(small_bgr) if small_bgr is not None else None
+        if self.budget is not None:
+            self.budget.tick()
         if self._may_reuse(blocks):
             assert self._mask is not None
             self._since_segmented += 1
             self.reused += 1
             return self._mask
+        started_cpu_s = self._cpu_clock()
         mask = self.inner.segment(frame_bgr, small_bgr)
+        if self.budget is not None:
+            self.budget.spent((self._cpu_clock() - started_cpu_s) * 1e3)
         if self._mask is None or self._mask.shape != mask.shape:
             self._mask = np.empty_like(mask)
         np.copyto(self._mask, mask)  # the inner segmenter reuses its buffer

@@ -1,0 +1,54 @@
+"""A cap on the network's CPU: a token bucket, filled at a share of one core, spent per run.
+
+RVM costs 35 ms of CPU a run on a 2-core laptop-class machine; on every frame of a 30 fps
+camera that is more than a whole core. With a budget, the network runs whenever what it saved
+covers one run, and the mask is carried in between (``reuse.py``). A still picture is run
+only to refresh its mask every 16th frame, so what it saves pays for a burst while the person
+moves again: a person who stands up or walks in gets a fresh mask on every frame for a
+moment, and over any long stretch the network stays within its share (the refresh of a still
+picture outranks the budget only where one run costs more than 16 frames earn).
+
+The cost of a run is what the last runs cost (a moving average of their CPU time), so a
+machine that slows down, or a larger input, spends the same share of a core.
+"""
+
+from __future__ import annotations
+
+# A new measurement counts this much in the moving average of a run's cost.
+COST_SMOOTHING = 0.2
+
+
+class NetworkBudget:
+    """Decides, frame by frame, whether the network may run within ``share`` of one core.
+
+    ``burst_s`` is how much network time (seconds of CPU) the bucket holds: after a calm
+    stretch, that much may be spent back to back. Times are passed in, so the rule can be
+    checked without a clock.
+    """
+
+    def __init__(self, share: float, fps: float, burst_s: float, cost_ms: float) -> None:
+        if share <= 0 or fps <= 0:
+            raise ValueError("share and fps must be positive")
+        self.share = share
+        self.allowance_ms = share * 1000.0 / fps  # earned per frame
+        self.capacity_ms = max(burst_s * 1000.0, cost_ms)
+        self.cost_ms = cost_ms
+        self.balance_ms = self.capacity_ms
+
+    def tick(self) -> None:
+        """One camera frame went by: the bucket earns its allowance."""
+        self.balance_ms = min(self.capacity_ms, self.balance_ms + self.allowance_ms)
+
+    @property
+    def affordable(self) -> bool:
+        return self.balance_ms >= self.cost_ms
+
+    def spent(self, run_ms: float) -> None:
+        """A run took ``run_ms`` of CPU: pay for it and update the expected cost."""
+        self.balance_ms -= run_ms
+        self.cost_ms += COST_SMOOTHING * (run_ms - self.cost_ms)
+
+    @property
+    def runs_per_frame(self) -> float:
+        """The share of frames the network gets while the picture keeps moving."""
+        return min(1.0, self.allowance_ms / self.cost_ms)
