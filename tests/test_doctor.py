@@ -121,8 +121,17 @@ def test_cameras_and_virtual_cameras_are_told_apart(tmp_path: Path) -> None:
 
 def test_a_missing_model_is_a_warning_with_the_pull_command() -> None:
     findings = diagnose()  # the test's model cache is empty
-    model = [f for f in findings if f.what.startswith("model ")]
+    model = [f for f in findings if f.what.startswith("model selfie")]
     assert model and all(f.status == WARN and f.fix == "vbgcam models pull" for f in model)
+    rvm = [f for f in findings if f.what.startswith("model rvm")]
+    assert len(rvm) == 1 and rvm[0].status == WARN and rvm[0].fix == "vbgcam models pull rvm"
+
+
+def test_a_cached_rvm_model_is_reported_with_its_runtime_and_cost(with_all_models: Path) -> None:
+    rvm = [f for f in diagnose() if f.what.startswith("model rvm")]
+    assert len(rvm) == 1 and rvm[0].status == PASS
+    assert "runs on onnxruntime" in rvm[0].what or "runs on OpenCV" in rvm[0].what
+    assert "ms of CPU a run" in rvm[0].what
 
 
 def test_doctor_exits_non_zero_when_something_fails_and_prints_fixes() -> None:

@@ -102,7 +102,7 @@ def test_a_background_change_reaches_the_virtual_camera_within_a_few_frames(
     assert wait_for(lambda: backend.frames and corner(backend.frames[-1].image) == (255, 0, 0))
     live.set_background({"mode": "color", "color": "#ff0000"})
     changed_at = len(backend.frames)
-    assert wait_for(lambda: corner(backend.frames[-1].image) == RED_BGR)
+    assert wait_for(lambda: bool(backend.frames) and corner(backend.frames[-1].image) == RED_BGR)
     assert len(backend.frames) - changed_at <= 5, "the change took more than a few frames"
     assert live.status()["settings"]["background.color"] == "#ff0000"
 
@@ -332,7 +332,9 @@ def test_the_control_api_changes_the_real_virtual_camera_frames(
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200
-        assert wait_for(lambda: corner(backend.frames[-1].image) == RED_BGR)
+        assert wait_for(
+            lambda: bool(backend.frames) and corner(backend.frames[-1].image) == RED_BGR
+        )
     finally:
         server.close()
 
@@ -345,7 +347,7 @@ def test_two_quick_changes_both_stay(running: tuple[LiveController, RecordingBac
     live.set_background({"mode": "color", "color": "#ff0000"})
     assert live.settings.segmenter.name == "mog2"
     assert live.settings.background.color == "#ff0000"
-    assert wait_for(lambda: corner(backend.frames[-1].image) == RED_BGR)
+    assert wait_for(lambda: bool(backend.frames) and corner(backend.frames[-1].image) == RED_BGR)
     assert type(live.pipeline.compositor.segmenter).__name__ == "BackgroundModelSegmenter"
 
 

@@ -169,7 +169,9 @@ class PacedRow:
 # Settings on top of the defaults, for the paced CPU table; the first row is what
 # ``vbgcam run`` uses with an image background.
 PACED: tuple[tuple[str, dict[str, str]], ...] = (
-    ("default: auto + refine + image", {}),
+    ("default: auto + image (rvm where it keeps up)", {}),
+    ("rvm + image", {"segmenter.name": "rvm"}),
+    ("selfie (auto model) + refine + image", {"segmenter.name": "selfie"}),
     ("selfie general + refine + image", {"segmenter.name": "selfie", "segmenter.model": "general"}),
     (
         "selfie landscape + refine + image",

@@ -199,8 +199,9 @@ BlurOpt = Annotated[
 SegmenterOpt = Annotated[
     str | None,
     typer.Option(
-        help=f"Person mask method: {', '.join(SEGMENTER_NAMES)}. 'auto' is 'selfie' (a neural "
-        "network) when its model is downloaded, else 'diff'. (default: auto)"
+        help=f"Person mask method: {', '.join(SEGMENTER_NAMES)}. 'auto' is 'rvm' (video matting, "
+        "the best masks) when its model is downloaded and this machine affords it, else "
+        "'selfie' (a lighter network) when its model is, else 'diff'. (default: auto)"
     ),
 ]
 ThresholdOpt = Annotated[

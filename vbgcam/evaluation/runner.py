@@ -411,9 +411,7 @@ def evaluate_video(
                     predicted = soft >= 128
                     score = iou(predicted, true_mask)
                     tally.ious.append(score)
-                    tally.boundaries.append(
-                        boundary_f(predicted, true_mask, BOUNDARY_TOLERANCE_PX)
-                    )
+                    tally.boundaries.append(boundary_f(predicted, true_mask, BOUNDARY_TOLERANCE_PX))
                     tally.times_ms.append(elapsed_ms)
                     if index in still:
                         tally.still_ious.append(score)

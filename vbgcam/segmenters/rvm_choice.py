@@ -14,11 +14,15 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vbgcam.errors import ModelError
 from vbgcam.settings import SegmenterSettings
+
+if TYPE_CHECKING:
+    from vbgcam.segmenters import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +91,8 @@ def fitting_size(cost_ms: float, share: float, fps: float) -> tuple[int, float]:
 def rvm_if_it_keeps_up(
     settings: SegmenterSettings,
     fps: float,
-    build: Callable[[SegmenterSettings, float], object],
-) -> object | None:
+    build: Callable[[SegmenterSettings, float], Segmenter],
+) -> Segmenter | None:
     """``build(settings, fps)`` for RVM when its model is cached and one run fits the frame
     budget here; None (with a log line saying why) otherwise."""
     from vbgcam import models

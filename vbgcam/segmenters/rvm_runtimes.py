@@ -169,10 +169,10 @@ class OpenCvMatting:
         self.net.setInput(buffers.src, "src")
         for i, state in enumerate(buffers.states[buffers.current]):
             self.net.setInput(state, f"r{i + 1}i")
-        pha, *states = self.net.forward(self._outputs)
+        pha, *next_states = self.net.forward(self._outputs)
         buffers.current = 1 - buffers.current
-        for target, state in zip(buffers.states[buffers.current], states, strict=True):
-            np.copyto(target, state.reshape(target.shape))
+        for target, found in zip(buffers.states[buffers.current], next_states, strict=True):
+            np.copyto(target, found.reshape(target.shape))
         np.copyto(buffers.pha, pha.reshape(buffers.pha.shape))
         return buffers.pha[0, 0]
 
