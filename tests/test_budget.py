@@ -138,6 +138,15 @@ def test_a_moving_picture_spends_its_share_of_a_core_plus_the_burst_and_no_more(
     assert network.cpu_ms >= earned_ms - COST_MS
 
 
+def test_a_start_spends_no_burst_it_did_not_save() -> None:
+    """The first second of every start is paid at the share, like any other second: a full
+    bucket at start would cost a 10 s run 4 % of a core more."""
+    network = MeteredNetwork(FakeCpuClock())
+    Run().feed(budgeted(network), moving_frame, round(FPS))
+
+    assert network.cpu_ms <= SHARE * 1e3 + COST_MS
+
+
 @pytest.mark.parametrize(
     ("share", "cost_ms"),
     [
