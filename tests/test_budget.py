@@ -138,6 +138,21 @@ def test_a_moving_picture_spends_its_share_of_a_core_plus_the_burst_and_no_more(
     assert network.cpu_ms >= earned_ms - COST_MS
 
 
+def test_runs_forced_by_resets_leave_at_most_one_run_of_debt() -> None:
+    """After many runs the budget did not choose (a reset before every frame, as for a new
+    photo each time), a moving picture gets its share again within a few frames."""
+    network = MeteredNetwork(FakeCpuClock())
+    segmenter = budgeted(network)
+    run = Run()
+    for _ in range(100):
+        segmenter.reset()
+        run.feed(segmenter, moving_frame, 1)
+    assert segmenter.budget is not None
+    assert segmenter.budget.balance_ms >= -segmenter.budget.cost_ms
+    run.feed(segmenter, moving_frame, 30)
+    assert run.runs_in(range(100, 130)) >= math.floor(30 * SHARE * 1e3 / FPS / COST_MS) - 1
+
+
 def test_a_start_spends_no_burst_it_did_not_save() -> None:
     """The first second of every start is paid at the share, like any other second: a full
     bucket at start would cost a 10 s run 4 % of a core more."""

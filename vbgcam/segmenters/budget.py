@@ -46,8 +46,13 @@ class NetworkBudget:
         return self.balance_ms >= self.cost_ms
 
     def spent(self, run_ms: float) -> None:
-        """A run took ``run_ms`` of CPU: pay for it and update the expected cost."""
-        self.balance_ms -= run_ms
+        """A run took ``run_ms`` of CPU: pay for it and update the expected cost.
+
+        Runs the budget did not decide (the first after a reset, the refresh of an old mask)
+        leave at most one run of debt: a stretch of them (many resets, a new photo each
+        frame) must not starve the network for seconds afterwards.
+        """
+        self.balance_ms = max(self.balance_ms - run_ms, -self.cost_ms)
         self.cost_ms += COST_SMOOTHING * (run_ms - self.cost_ms)
 
     @property
