@@ -59,8 +59,10 @@ def _selfie(settings: SegmenterSettings, fps: float) -> Segmenter:
 def _rvm(settings: SegmenterSettings, fps: float) -> Segmenter:
     """RVM within ``network_cpu`` of a core: at the input size the budget affords on most
     frames (unless one is set), run when its budget covers a run and the picture moved, its
-    alpha carried in between. The selfie models' ``skip_calm`` is off: the budget decides."""
+    alpha carried in between and moved by optical flow (``carry.py``). The selfie models'
+    ``skip_calm`` is off: the budget decides."""
     from vbgcam.segmenters.budget import NetworkBudget
+    from vbgcam.segmenters.carry import MaskCarrier
     from vbgcam.segmenters.reuse import ReusingSegmenter
     from vbgcam.segmenters.rvm import DEFAULT_LONG_SIDE_PX, RvmSegmenter
     from vbgcam.segmenters.rvm_choice import BURST_S, fitting_size, step_ms
@@ -71,7 +73,9 @@ def _rvm(settings: SegmenterSettings, fps: float) -> Segmenter:
         size, cost_ms = fitting_size(cost_ms, settings.network_cpu, fps)
         network.use_long_side(size)
     budget = NetworkBudget(settings.network_cpu, fps, BURST_S, cost_ms)
-    return ReusingSegmenter(network, settings.every, settings.reuse, False, budget)
+    return ReusingSegmenter(
+        network, settings.every, settings.reuse, False, budget, carrier=MaskCarrier()
+    )
 
 
 def _auto(settings: SegmenterSettings, fps: float) -> Segmenter:

@@ -16,19 +16,26 @@ frame. On clips of a person swaying gently (at most 1.3 px a frame at 720p) it s
 of the network runs for 0.001 less IoU (``vbgcam eval`` methods, see the README).
 
 ``budget`` (``budget.py``) caps the network's CPU for networks that cost more than a frame
-can pay (RVM): the network runs when the budget covers it, and the mask is carried between.
+can pay (RVM): the network runs when the budget covers it, and the mask is carried between,
+moved along with the picture by optical flow when a ``carrier`` (``carry.py``) is given.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import cv2
 import numpy as np
 
 from vbgcam.segmenters import Segmenter
 from vbgcam.segmenters.budget import NetworkBudget
+from vbgcam.segmenters.carry import MaskCarrier
+
+# Why a mask is handed out again: the picture is unchanged, or it moved and the network is
+# skipped anyway (every Nth frame, a calm frame, the CPU budget).
+Reuse = Literal["still", "moved"]
 
 BLOCK_PX = 8
 # Sensor noise averages out in an 8x8 block of the 320 px copy (256 camera pixels at 720p):
@@ -56,9 +63,11 @@ class ReusingSegmenter:
         skip_calm: bool = False,
         budget: NetworkBudget | None = None,
         cpu_clock: Callable[[], float] = time.thread_time,
+        carrier: MaskCarrier | None = None,
     ) -> None:
         self.inner = inner
         self.budget = budget
+        self.carrier = carrier  # moves a carried mask along with the picture
         self._cpu_clock = cpu_clock  # seconds of CPU; what a run costs the budget
         self.sees_half_frame = getattr(inner, "sees_half_frame", False)
         self.refined = getattr(inner, "refined", False)
@@ -74,36 +83,44 @@ class ReusingSegmenter:
         self.inner.reset()
         self._reference = None
         self._mask = None
+        if self.carrier is not None:
+            self.carrier.forget()
 
     def _blocks(self, small_bgr: np.ndarray) -> np.ndarray:
         grey = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2GRAY)
         size = (max(1, grey.shape[1] // BLOCK_PX), max(1, grey.shape[0] // BLOCK_PX))
         return cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
 
-    def _may_reuse(self, blocks: np.ndarray | None) -> bool:
+    def _reuse(self, blocks: np.ndarray | None) -> Reuse | None:
+        """Whether the last mask is handed out again, and why; None: run the network."""
         if self._mask is None or self._since_segmented >= MAX_REUSED_FRAMES:
-            return False
+            return None
         if self._since_segmented < self.every - 1:
-            return True
+            return "moved"
         if blocks is None or self._reference is None or blocks.shape != self._reference.shape:
-            return False
+            return None
         change = np.abs(blocks - self._reference)
         if self.reuse_still and float(np.max(change)) <= CHANGE_LEVELS:
-            return True
+            return "still"
         if self.skip_calm and self._since_segmented < CALM_MAX_CARRIED:
             moved = np.count_nonzero(change > CALM_LEVELS)
             if moved <= CALM_MOVED_SHARE * change.size:
-                return True
-        return self.budget is not None and not self.budget.affordable
+                return "moved"
+        if self.budget is not None and not self.budget.affordable:
+            return "moved"
+        return None
 
     def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
         blocks = self._blocks(small_bgr) if small_bgr is not None else None
         if self.budget is not None:
             self.budget.tick()
-        if self._may_reuse(blocks):
+        reuse = self._reuse(blocks)
+        if reuse is not None:
             assert self._mask is not None
             self._since_segmented += 1
             self.reused += 1
+            if reuse == "moved" and self.carrier is not None and small_bgr is not None:
+                return self.carrier.carry(self._mask, small_bgr)
             return self._mask
         started_cpu_s = self._cpu_clock()
         mask = self.inner.segment(frame_bgr, small_bgr)
@@ -114,4 +131,6 @@ class ReusingSegmenter:
         np.copyto(self._mask, mask)  # the inner segmenter reuses its buffer
         self._reference = blocks
         self._since_segmented = 0
+        if self.carrier is not None and small_bgr is not None:
+            self.carrier.seen(small_bgr)
         return self._mask
