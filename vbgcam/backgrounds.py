@@ -541,7 +541,7 @@ class BlurBackground:
         wide_size = self._wide.shape[1::-1]
         cv2.resize(sums, wide_size, dst=self._wide, interpolation=cv2.INTER_AREA)
         _blur(self._wide, self._wide_kernel)
-        cv2.add(self._wide, self._mean_term(), dst=self._wide)  # type: ignore[call-overload]
+        cv2.add(self._wide, self._mean_term(), dst=self._wide)
         cv2.resize(self._wide, small_size, dst=self._wide_up, interpolation=cv2.INTER_LINEAR)
         cv2.scaleAdd(self._wide_up, self.WIDE_WEIGHT, sums, dst=sums)
         cv2.extractChannel(sums, 3, dst=self._weights)

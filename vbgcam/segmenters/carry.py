@@ -18,7 +18,8 @@ class MaskCarrier:
     """Warps a mask made for one working copy onto a later one; buffers kept between calls."""
 
     def __init__(self) -> None:
-        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        preset = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
+        self._flow = cv2.DISOpticalFlow_create(preset)  # type: ignore[attr-defined]
         self._seen_grey: np.ndarray | None = None
         self._grey: np.ndarray | None = None
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
