@@ -11,7 +11,6 @@ numbers. Load time grows by about a fifth of a second.
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -38,14 +37,16 @@ MIN_RUNS_PER_FRAME = 0.6
 # Seconds of network CPU the budget saves while the picture is still, for a burst of fresh
 # masks when the person moves again (about 15 runs at 35 ms).
 BURST_S = 0.5
-TIMED_RUNS = 5
+TIMED_RUNS = 7
 # The picture the timing runs see: a 16:9 camera, the usual case.
 TIMING_FRAME = (1280, 720)
 
 
 def step_ms(segmenter: object, runs: int = TIMED_RUNS) -> float:
-    """Median CPU time (this thread's) of one RVM run on a 16:9 picture at the segmenter's
-    input size: what the budget pays for a run."""
+    """CPU time (this thread's) of one RVM run on a 16:9 picture at the segmenter's input
+    size: what the budget pays for a run. The least of a few runs: other programs only ever
+    add to it, and the median moved the size chosen from one start to the next here (the
+    budget's moving average follows the real cost from the first run on)."""
     from vbgcam.segmenters.rvm import RvmSegmenter, input_size
 
     inner = getattr(segmenter, "inner", segmenter)
@@ -60,7 +61,7 @@ def step_ms(segmenter: object, runs: int = TIMED_RUNS) -> float:
         inner.matting.step(rgb)
         times.append((time.thread_time() - start) * 1e3)
     inner.matting.reset()
-    return statistics.median(times)
+    return min(times)
 
 
 def fitting_size(cost_ms: float, share: float, fps: float) -> tuple[int, float]:
