@@ -97,6 +97,7 @@ METHODS: tuple[Method, ...] = (
         "selfie",
         MappingProxyType({"flip": True, "reuse": False, "skip_calm": False}),
     ),
+    Method("selfie + refine (auto without rvm)", "selfie", refine=True),
     Method("rvm (bare, 256 px, every frame)", "rvm", _RVM_BARE),
     Method("rvm + matte (256 px, every frame)", "rvm", _RVM_BARE, refine=True, force_refine=True),
     Method("rvm (default)", "rvm", refine=True),

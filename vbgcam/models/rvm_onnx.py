@@ -18,6 +18,7 @@ from pathlib import Path
 
 from vbgcam import models
 from vbgcam.errors import ModelError
+from vbgcam.models.converter_version import CONVERTER_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,6 @@ def missing_rvm() -> ModelError:
 
 
 def _record_for(sources: tuple[Path, Path], onnx_sha256: str) -> dict[str, object]:
-    from vbgcam.models.tfjs_onnx import CONVERTER_VERSION
-
     return {
         "converter_version": CONVERTER_VERSION,
         "sources": {path.name: models._sha256_of(path) for path in sources},

@@ -53,8 +53,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from vbgcam.errors import ModelError
+from vbgcam.models.converter_version import CONVERTER_VERSION as CONVERTER_VERSION
 
-CONVERTER_VERSION = 2  # 2: the "Speed" rewrites
 OPSET = 13
 IR_VERSION = 8  # opset 13's IR; readable by onnxruntime and OpenCV alike
 NHWC_TO_NCHW = (0, 3, 1, 2)
