@@ -339,6 +339,26 @@ def test_the_control_api_changes_the_real_virtual_camera_frames(
         server.close()
 
 
+def test_switching_to_rvm_mid_call_keeps_frames_coming_without_a_matte(
+    running: tuple[LiveController, RecordingBackend], with_all_models: Path
+) -> None:
+    """The control page's segmenter switch: RVM is built (its model converted and checked),
+    swapped in at a frame boundary, and its alpha is not refined (it is already a matte)."""
+    from vbgcam.segmenters.rvm import RvmSegmenter
+
+    live, backend = running
+    assert wait_for(lambda: len(backend.frames) > 2)
+    live.update_settings({"segmenter.name": "mog2"})
+    assert wait_for(lambda: live.pipeline.compositor.masker.matte is not None)
+    live.update_settings({"segmenter.name": "rvm"})
+    assert wait_for(
+        lambda: isinstance(getattr(live.pipeline.compositor.segmenter, "inner", None), RvmSegmenter)
+    )
+    sent = len(backend.frames)
+    assert wait_for(lambda: len(backend.frames) > sent + 10), "frames keep coming with rvm"
+    assert live.pipeline.compositor.masker.matte is None
+
+
 def test_two_quick_changes_both_stay(running: tuple[LiveController, RecordingBackend]) -> None:
     """The second change starts from the first, even before the pipeline swapped it in."""
     live, backend = running
