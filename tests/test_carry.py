@@ -71,3 +71,12 @@ def test_a_working_copy_of_another_size_hands_the_mask_back_unmoved() -> None:
     other = cv2.resize(frame_with_person(106)[0], (256, 144))
     _, mask = frame_with_person(100)
     assert carrier.carry(mask, other) is mask
+
+
+def test_a_working_copy_too_thin_for_optical_flow_hands_the_mask_back_unmoved() -> None:
+    """A 1280x32 camera has a 320x8 working copy: no crash, the mask is carried as it was."""
+    carrier = MaskCarrier()
+    strip = np.random.default_rng(3).integers(0, 256, (8, 320, 3), dtype=np.uint8)
+    mask = np.zeros((4, 192), np.uint8)
+    carrier.seen(strip)
+    assert carrier.carry(mask, np.roll(strip, 4, axis=1)) is mask

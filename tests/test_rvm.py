@@ -480,11 +480,13 @@ def test_auto_without_the_rvm_model_takes_selfie_and_says_how_to_get_rvm(
 
 
 class ResetSpy:
-    """A real segmenter that notes, in order, each frame it segments and each reset."""
+    """A real segmenter that notes, in order, each frame it segments and each reset;
+    ``recurrent`` says whether its state follows the stream, as RVM's does."""
 
-    def __init__(self, events: list[str]) -> None:
+    def __init__(self, events: list[str], recurrent: bool = True) -> None:
         self.inner = DiffSegmenter()
         self.events = events
+        self.recurrent = recurrent
 
     def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
         self.events.append("segment")
@@ -517,15 +519,13 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-def test_after_a_pause_the_segmenter_starts_afresh_on_the_first_frame(
-    recording_backend: type[RecordingBackend],
-) -> None:
+def pause_and_resume(segmenter: ResetSpy, events: list[str]) -> None:
+    """Three frames, a pause until its card is on the output, a resume, three frames."""
     size = (320, 180)
-    events: list[str] = []
-    compositor = Compositor(ResetSpy(events), ColorBackground("#0000ff", size))
+    compositor = Compositor(segmenter, ColorBackground("#0000ff", size))
     camera = VirtualCamera(size, FPS, device=None, backend="recording")
     pipeline = Pipeline(DemoSource(size, FPS), compositor, [camera], size, FPS)
-    sent = recording_backend.last().frames
+    sent = RecordingBackend.last().frames
     pause_card = np.full((size[1], size[0], 3), 77, np.uint8)
     runner, outcome = run_in_thread(pipeline)
     try:
@@ -541,7 +541,36 @@ def test_after_a_pause_the_segmenter_starts_afresh_on_the_first_frame(
         pipeline.request_stop()
         runner.join(5.0)
     assert not runner.is_alive() and "error" not in outcome
+
+
+def test_after_a_pause_a_recurrent_segmenter_starts_afresh_on_the_first_frame(
+    recording_backend: type[RecordingBackend],
+) -> None:
+    events: list[str] = []
+    pause_and_resume(ResetSpy(events, recurrent=True), events)
     assert "reset" not in events[: events.index("resume")], events
     after_resume = events[events.index("resume") + 1 :]
     assert after_resume[:2] == ["reset", "segment"], events
     assert after_resume.count("reset") == 1, events
+
+
+def test_after_a_pause_what_a_segmenter_learned_of_the_room_is_kept(
+    recording_backend: type[RecordingBackend],
+) -> None:
+    """diff's hold, a plate, mog2's model: still the same room after a pause, and a person
+    sitting still through it must not vanish."""
+    events: list[str] = []
+    pause_and_resume(ResetSpy(events, recurrent=False), events)
+    assert "reset" not in events, events
+
+
+def test_an_input_larger_than_the_half_frame_is_cut_from_the_full_frame(
+    segmenter: RvmSegmenter,
+) -> None:
+    """The compositor hands a ``sees_half_frame`` segmenter the frame halved (640x360 for a
+    720p camera): enough for 256 or 320 px, too few pixels for 512."""
+    assert RvmSegmenter(256, matting=segmenter.matting).sees_half_frame
+    assert RvmSegmenter(320, matting=segmenter.matting).sees_half_frame
+    larger = RvmSegmenter(256, matting=segmenter.matting)
+    larger.use_long_side(512)
+    assert not larger.sees_half_frame

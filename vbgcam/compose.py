@@ -220,9 +220,18 @@ class Compositor:
         return self.masker.segmenter
 
     def reset(self) -> None:
-        """Forget every frame seen so far (a pause, a camera outage): recurrent segmenters
-        and the matte's smoothing start again from the next frame."""
+        """Forget every frame seen so far, learned backgrounds included."""
         self.masker.reset()
+
+    def restart_stream(self) -> None:
+        """The frames that come next do not follow the last ones (a pause, a camera outage):
+        a recurrent segmenter (``recurrent = True``: RVM) and the matte's smoothing start
+        afresh. What a segmenter learned of the room (plate, diff's hold, mog2) is kept: it
+        is still the same room, and a person sitting still would otherwise be lost."""
+        if getattr(self.masker.segmenter, "recurrent", False):
+            self.masker.segmenter.reset()
+        if self.masker.matte is not None:
+            self.masker.matte.reset()
 
     def compose(self, frame_bgr: np.ndarray, t_s: float, dst: np.ndarray) -> np.ndarray:
         """Write the composited frame into ``dst``; returns the frame-size alpha used."""

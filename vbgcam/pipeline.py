@@ -153,9 +153,11 @@ class Pipeline:
                 try:
                     if self.paused:  # a frame captured just before the pause: drop it
                         continue
-                    if history_gone or ref.capture_ts - last_ts > HISTORY_GAP_S:
-                        # What the segmenter remembers is of another moment: start afresh.
-                        self.compositor.reset()
+                    # A gap with no frame captured in it is the camera's (a stall, a
+                    # reopen), not a slow compositor's: the stream starts afresh.
+                    camera_gap = ref.skipped == 0 and ref.capture_ts - last_ts > HISTORY_GAP_S
+                    if history_gone or camera_gap:
+                        self.compositor.restart_stream()
                         history_gone = False
                     last_ts = ref.capture_ts
                     slot, out = self.output_frames.begin_write()

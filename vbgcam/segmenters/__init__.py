@@ -15,6 +15,7 @@ at least twice the working size), which it makes for the working copy anyway.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -68,13 +69,22 @@ def _rvm(settings: SegmenterSettings, fps: float) -> Segmenter:
     from vbgcam.segmenters.rvm_choice import BURST_S, fitting_size, step_ms
 
     network = RvmSegmenter(settings.rvm_long_side_px or DEFAULT_LONG_SIDE_PX, settings.threads)
-    cost_ms = step_ms(network)
+    # With one thread a run's CPU is this thread's; with a pool, the process's (which also
+    # counts the other stages' threads meanwhile: the budget errs on the side of less CPU).
+    cpu_clock = time.thread_time if settings.threads == 1 else time.process_time
+    cost_ms = step_ms(network, cpu_clock=cpu_clock)
     if settings.rvm_long_side_px == 0:
         size, cost_ms = fitting_size(cost_ms, settings.network_cpu, fps)
         network.use_long_side(size)
     budget = NetworkBudget(settings.network_cpu, fps, BURST_S, cost_ms)
     return ReusingSegmenter(
-        network, settings.every, settings.reuse, False, budget, carrier=MaskCarrier()
+        network,
+        settings.every,
+        settings.reuse,
+        False,
+        budget,
+        cpu_clock=cpu_clock,
+        carrier=MaskCarrier(),
     )
 
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+# DIS needs a picture at least this many pixels on its shorter side.
+MIN_FLOW_SIDE_PX = 16
+
 
 class MaskCarrier:
     """Warps a mask made for one working copy onto a later one; buffers kept between calls."""
@@ -22,9 +25,10 @@ class MaskCarrier:
         self._flow = cv2.DISOpticalFlow_create(preset)  # type: ignore[attr-defined]
         self._seen_grey: np.ndarray | None = None
         self._grey: np.ndarray | None = None
-        self._grid: tuple[np.ndarray, np.ndarray] | None = None
-        self._map_x: np.ndarray | None = None
-        self._map_y: np.ndarray | None = None
+        self._field: np.ndarray | None = None  # flow on the working copy, HxWx2
+        self._grid: np.ndarray | None = None  # each mask pixel's own place, HxWx2
+        self._map: np.ndarray | None = None  # where each mask pixel is sampled from
+        self._scale = np.ones(2, np.float32)
         self._moved: np.ndarray | None = None
 
     def _grey_of(self, small_bgr: np.ndarray, into: np.ndarray | None) -> np.ndarray:
@@ -40,34 +44,41 @@ class MaskCarrier:
     def forget(self) -> None:
         self._seen_grey = None
 
-    def carry(self, mask: np.ndarray, small_bgr: np.ndarray) -> np.ndarray:
-        """``mask`` (made for the working copy last ``seen``) moved onto ``small_bgr``; the
-        mask itself when nothing was seen yet or the sizes changed."""
-        if self._seen_grey is None or self._seen_grey.shape != small_bgr.shape[:2]:
-            return mask
-        self._grey = self._grey_of(small_bgr, self._grey)
-        flow = self._flow.calc(self._grey, self._seen_grey, None)  # new pixel -> old place
+    def _prepare(self, flow_shape: tuple[int, int], mask: np.ndarray) -> None:
         height, width = mask.shape
-        if self._grid is None or self._grid[0].shape != mask.shape:
+        if self._field is None or self._field.shape[:2] != flow_shape:
+            self._field = np.zeros((*flow_shape, 2), np.float32)
+        if self._grid is None or self._grid.shape[:2] != mask.shape:
             grid_x, grid_y = np.meshgrid(
                 np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
             )
-            self._grid = (grid_x, grid_y)
-            self._map_x = np.empty_like(grid_x)
-            self._map_y = np.empty_like(grid_y)
+            self._grid = np.dstack((grid_x, grid_y))
+            self._map = np.empty_like(self._grid)
             self._moved = np.empty_like(mask)
-        assert self._map_x is not None and self._map_y is not None and self._moved is not None
-        flow_height, flow_width = flow.shape[:2]
-        cv2.resize(flow[..., 0], (width, height), dst=self._map_x)
-        cv2.resize(flow[..., 1], (width, height), dst=self._map_y)
-        self._map_x *= width / flow_width
-        self._map_y *= height / flow_height
-        self._map_x += self._grid[0]
-        self._map_y += self._grid[1]
+        self._scale[0] = width / flow_shape[1]
+        self._scale[1] = height / flow_shape[0]
+
+    def carry(self, mask: np.ndarray, small_bgr: np.ndarray) -> np.ndarray:
+        """``mask`` (made for the working copy last ``seen``) moved onto ``small_bgr``; the
+        mask itself when nothing was seen yet, the sizes changed or the picture is too thin
+        for optical flow."""
+        seen = self._seen_grey
+        if seen is None or seen.shape != small_bgr.shape[:2] or min(seen.shape) < MIN_FLOW_SIDE_PX:
+            return mask
+        self._grey = self._grey_of(small_bgr, self._grey)
+        self._prepare(seen.shape, mask)
+        assert self._field is not None and self._grid is not None
+        assert self._map is not None and self._moved is not None
+        # For each pixel of the new picture, where it was in the one the network saw.
+        self._flow.calc(self._grey, seen, self._field)
+        height, width = mask.shape
+        cv2.resize(self._field, (width, height), dst=self._map)
+        np.multiply(self._map, self._scale, out=self._map)
+        np.add(self._map, self._grid, out=self._map)
         cv2.remap(
             mask,
-            self._map_x,
-            self._map_y,
+            self._map,
+            None,
             cv2.INTER_LINEAR,
             dst=self._moved,
             borderMode=cv2.BORDER_REPLICATE,

@@ -71,6 +71,7 @@ class ReusingSegmenter:
         self._cpu_clock = cpu_clock  # seconds of CPU; what a run costs the budget
         self.sees_half_frame = getattr(inner, "sees_half_frame", False)
         self.refined = getattr(inner, "refined", False)
+        self.recurrent = getattr(inner, "recurrent", False)
         self.every = max(1, every)
         self.reuse_still = reuse_still
         self.skip_calm = skip_calm
