@@ -240,6 +240,9 @@ def open_rvm_runtime(model_path: Path, threads: int = 1) -> RecurrentMatting:
             problem = str(exc)
         except cv2.error as exc:
             problem = str(exc).strip().splitlines()[-1]
+        except Exception as exc:  # onnxruntime's own failures while running the reference
+            lines = str(exc).strip().splitlines()
+            problem = f"{type(exc).__name__}: {lines[-1] if lines else 'failed'}"
         if problem is None:
             return runtime
         log.warning("rvm: not using %s: %s", name, problem)
