@@ -17,7 +17,7 @@ from tests import fakes
 from vbgcam import models
 from vbgcam.demo_scene import DemoScene
 from vbgcam.errors import VbgcamError
-from vbgcam.models.rvm_onnx import ensure_converted
+from vbgcam.models.rvm_onnx import ensure_converted, ensure_quantized
 
 CLIP_SIZE = (320, 240)
 CLIP_FPS = 30.0
@@ -214,12 +214,14 @@ def rvm_sources() -> tuple[Path, Path]:
 
 @pytest.fixture(scope="session")
 def rvm_cache(tmp_path_factory: pytest.TempPathFactory, rvm_sources: tuple[Path, Path]) -> Path:
-    """A cache home with the rvm sources and their ONNX model, converted once per session."""
+    """A cache home with the rvm sources, their ONNX model and its 8-bit-decoder model,
+    made once per session (the quantization takes about 15 s)."""
     home = tmp_path_factory.mktemp("rvm-cache")
     for path in rvm_sources:
         shutil.copy2(path, models_folder(home) / path.name)
     with cache_home(home):
         ensure_converted()
+        ensure_quantized()
     return home
 
 

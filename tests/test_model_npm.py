@@ -559,7 +559,12 @@ def conversions(monkeypatch: pytest.MonkeyPatch, cache: Path) -> list[str]:
             progress("converting")
         return cache / "rvm.onnx"
 
+    def ensure_quantized(progress: Callable[[str], None] | None = None) -> Path | None:
+        calls.append("ensure_quantized")
+        return None
+
     monkeypatch.setattr(rvm_onnx, "ensure_converted", ensure_converted)
+    monkeypatch.setattr(rvm_onnx, "ensure_quantized", ensure_quantized)
     return calls
 
 
@@ -614,7 +619,7 @@ def test_pull_rvm_with_yes_downloads_converts_and_credits_the_authors(
         CREDIT,
         "rvm: converting",
     ]
-    assert conversions == ["ensure_converted"]
+    assert conversions == ["ensure_converted", "ensure_quantized"]
 
 
 def test_pull_rvm_without_a_terminal_or_yes_downloads_nothing_and_says_how(
@@ -672,7 +677,7 @@ def test_pull_rvm_asks_on_a_terminal_and_respects_the_answer(
     assert result.stderr.index(CREDIT) < result.stderr.index("Download rvm now?")
     assert bool(tarball_requests(server)) is downloaded
     assert (models.rvm_sources() is not None) is downloaded
-    assert conversions == (["ensure_converted"] if downloaded else [])
+    assert conversions == (["ensure_converted", "ensure_quantized"] if downloaded else [])
     if not downloaded:
         assert "rvm: skipped; run 'vbgcam models pull rvm --yes'" in result.stderr
         assert files_in(cache) == []
@@ -719,7 +724,7 @@ def test_first_run_pulls_rvm_on_yes_and_converts_it(
     with CliRunner().isolation(input="y\n"):
         assert offer_pull() is True
     assert models.rvm_sources() is not None
-    assert conversions == ["ensure_converted"]
+    assert conversions == ["ensure_converted", "ensure_quantized"]
 
 
 def test_first_run_without_a_terminal_asks_nothing(registry: str, server: PackageServer) -> None:
@@ -745,7 +750,7 @@ def test_import_command_takes_the_two_files_and_converts_once_both_are_here(
         f"rvm: imported to {cache / 'rvm.bin'}",
         f"rvm: ONNX model ready at {cache / 'rvm.onnx'}",
     ]
-    assert conversions == ["ensure_converted"]
+    assert conversions == ["ensure_converted", "ensure_quantized"]
 
 
 @pytest.mark.usefixtures("rvm_is_generated")

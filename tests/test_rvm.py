@@ -574,3 +574,50 @@ def test_an_input_larger_than_the_half_frame_is_cut_from_the_full_frame(
     larger = RvmSegmenter(256, matting=segmenter.matting)
     larger.use_long_side(512)
     assert not larger.sees_half_frame
+
+
+# --- the 8-bit decoder
+
+
+def test_the_8_bit_model_quantizes_only_the_decoder(rvm_cache: Path) -> None:
+    """The encoder's depthwise convolutions lose masks in 8 bits; the decoder's do not."""
+    import onnx
+
+    from vbgcam.models.rvm_int8 import QUANTIZED_PARTS
+    from vbgcam.models.rvm_onnx import INT8_FILE
+
+    model = onnx.load(str(models_folder(rvm_cache) / INT8_FILE))
+    made_by = {output: node for node in model.graph.node for output in node.output}
+    convs = [node for node in model.graph.node if node.op_type == "Conv"]
+    quantized = [
+        conv
+        for conv in convs
+        if conv.input[0] in made_by and made_by[conv.input[0]].op_type == "DequantizeLinear"
+    ]
+    assert 10 <= len(quantized) < len(convs) / 4
+    assert all(any(part in conv.name for part in QUANTIZED_PARTS) for conv in quantized)
+    assert not any("mobile_net_v3_encoder" in conv.name for conv in quantized)
+
+
+def test_the_8_bit_model_reproduces_tensorflow_within_rounding(rvm_cache: Path) -> None:
+    from vbgcam.models.rvm_onnx import INT8_FILE
+
+    quantized = OnnxRuntimeMatting(models_folder(rvm_cache) / INT8_FILE)
+    assert disagreement(quantized, quantized=True) is None
+    # ...but not to the float model's precision: the looser check is needed
+    assert disagreement(quantized) is not None
+
+
+def test_a_wrong_8_bit_model_is_caught_by_the_looser_check(onnx_path: Path) -> None:
+    reason = disagreement(Perturbed(OnnxRuntimeMatting(onnx_path), shifted), quantized=True)
+    assert reason is not None and "levels on average" in reason
+
+
+def test_the_8_bit_model_is_made_once(converted: Path, rvm_cache: Path) -> None:
+    from vbgcam.models.rvm_onnx import INT8_FILE, INT8_RECORD_FILE, ensure_quantized
+
+    for name in (INT8_FILE, INT8_RECORD_FILE):
+        shutil.copy2(models_folder(rvm_cache) / name, converted / name)
+    before = (converted / INT8_FILE).stat().st_mtime_ns
+    assert ensure_quantized() == converted / INT8_FILE
+    assert (converted / INT8_FILE).stat().st_mtime_ns == before

@@ -12,6 +12,7 @@ at the prompt, or with ``--yes`` where there is no terminal to ask on.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -162,10 +163,16 @@ def _convert(spec: models.NpmSpec) -> None:
         return
     from vbgcam.models import rvm_onnx
 
-    onnx_path = rvm_onnx.ensure_converted(
-        progress=lambda message: typer.echo(f"{spec.name}: {message}", err=True)
-    )
+    def say(message: str) -> None:
+        typer.echo(f"{spec.name}: {message}", err=True)
+
+    onnx_path = rvm_onnx.ensure_converted(progress=say)
     typer.echo(f"{spec.name}: ONNX model ready at {onnx_path}")
+    if importlib.util.find_spec("onnxruntime") is None:  # OpenCV runs the float model
+        return
+    quantized = rvm_onnx.ensure_quantized(progress=say)
+    if quantized is not None:
+        typer.echo(f"{spec.name}: 8-bit decoder model ready at {quantized}")
 
 
 @models_app.command("pull")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from vbgcam import models
@@ -90,3 +91,77 @@ def ensure_converted(progress: Callable[[str], None] | None = None) -> Path:
     with models._staged(folder / RECORD_FILE) as handle:
         handle.write(json.dumps(record, indent=1).encode())
     return onnx_path
+
+
+INT8_FILE = "rvm-int8.onnx"
+INT8_RECORD_FILE = "rvm-int8.onnx.json"
+# Bump when rvm_int8's recipe changes (what is quantized, the calibration pictures).
+INT8_VERSION = 1
+
+
+def _int8_record(float_onnx: Path, int8_sha256: str) -> dict[str, object]:
+    return {
+        "int8_version": INT8_VERSION,
+        "float_onnx_sha256": models._sha256_of(float_onnx),
+        "int8_sha256": int8_sha256,
+    }
+
+
+def quantized_path(float_onnx: Path) -> Path | None:
+    """The cached 8-bit-decoder model if it was made from ``float_onnx`` by this recipe and
+    is intact, else None."""
+    folder = models.cache_dir()
+    try:
+        record = json.loads((folder / INT8_RECORD_FILE).read_text(encoding="utf-8"))
+        actual = models._sha256_of(folder / INT8_FILE)
+    except (OSError, ValueError):
+        return None
+    if record != _int8_record(float_onnx, actual):
+        return None
+    return folder / INT8_FILE
+
+
+def ensure_quantized(progress: Callable[[str], None] | None = None) -> Path | None:
+    """The 8-bit-decoder model (``rvm_int8.py``), quantized once from the converted one; None
+    where onnxruntime's quantization tools are missing or fail (the float model serves)."""
+    float_onnx = ensure_converted(progress)
+    existing = quantized_path(float_onnx)
+    if existing is not None:
+        return existing
+    try:
+        from vbgcam.models.rvm_int8 import quantize
+    except ImportError as exc:
+        log.info("rvm: no 8-bit model (%s); the float one serves", exc)
+        return None
+    if progress is not None:
+        progress("making rvm's 8-bit decoder (once, about 15 s)")
+    try:
+        with _quiet_quantizer():
+            int8_bytes = quantize(float_onnx)
+    except Exception as exc:  # onnxruntime.quantization raises whatever its steps raise
+        log.warning("rvm: could not quantize the model (%s); the float one serves", exc)
+        return None
+    folder = models.cache_dir()
+    with models._staged(folder / INT8_FILE) as handle:
+        handle.write(int8_bytes)
+    record = _int8_record(float_onnx, hashlib.sha256(int8_bytes).hexdigest())
+    with models._staged(folder / INT8_RECORD_FILE) as handle:
+        handle.write(json.dumps(record, indent=1).encode())
+    return folder / INT8_FILE
+
+
+@contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    """onnxruntime's quantizer logs advice on the root logger itself ("consider
+    pre-processing"); it is for its developers, not for a user watching vbgcam start.
+    vbgcam's own loggers still log: a logger's filter only sees its own records."""
+    root = logging.getLogger()
+
+    def drop(record: logging.LogRecord) -> bool:
+        return False
+
+    root.addFilter(drop)
+    try:
+        yield
+    finally:
+        root.removeFilter(drop)

@@ -162,6 +162,9 @@ class Builder:
         self.made_by: dict[str, onnx.NodeProto] = {}
         self.spatial_names: dict[str, tuple[str, str]] = {}  # NHWC name -> symbolic H, W
         self.value_info: list[onnx.ValueInfoProto] = []
+        # The TF node being converted: every ONNX node made for it is named after it, so
+        # later steps (quantization) can tell the encoder from the decoder.
+        self.source = ""
 
     def fresh(self, hint: str) -> str:
         self.count += 1
@@ -169,7 +172,8 @@ class Builder:
 
     def emit(self, op: str, inputs: Sequence[str], outputs: int = 1, **attrs: Any) -> list[str]:
         names = [self.fresh(op.lower()) for _ in range(outputs)]
-        made = helper.make_node(op, list(inputs), names, **attrs)
+        label = f"{self.source}:{names[0]}" if self.source else names[0]
+        made = helper.make_node(op, list(inputs), names, name=label, **attrs)
         self.nodes.append(made)
         self.made_by.update((name, made) for name in names)
         return names
@@ -865,6 +869,7 @@ def evaluate(
     handler = HANDLERS.get(node.op)
     if handler is None:
         raise node.fail("unsupported op")
+    builder.source = node.name
     # numpy folds 0-d arrays into scalars; keep every constant an ndarray
     return [
         np.asarray(v) if isinstance(v, np.generic) else v for v in handler(builder, node, inputs)

@@ -37,6 +37,12 @@ STATE_STRIDES = (2, 4, 8, 16)
 # the other way. A wrong graph is off by far more.
 REFERENCE_TOLERANCE_LEVELS = 1.5
 REFERENCE_SIZE = "256x144"
+# The 8-bit decoder (models/rvm_int8.py) rounds: measured 0.21 levels off on average, and
+# 0.23 % of pixels more than 16 levels off (isolated edge pixels). A wrong model is off by
+# tens of levels on average.
+QUANTIZED_MEAN_LEVELS = 1.0
+QUANTIZED_FAR_SHARE = 0.01
+QUANTIZED_FAR_LEVELS = 16.0
 
 
 def state_shape(index: int, height: int, width: int) -> tuple[int, int, int, int]:
@@ -208,19 +214,31 @@ def reference() -> dict[str, np.ndarray]:
         return {key: stored[key] for key in stored.files}
 
 
-def disagreement(runtime: RecurrentMatting) -> str | None:
-    """Why ``runtime`` is not the model TensorFlow ran, or None when it reproduces it."""
+def disagreement(runtime: RecurrentMatting, quantized: bool = False) -> str | None:
+    """Why ``runtime`` is not the model TensorFlow ran, or None when it reproduces it
+    (within rounding for the 8-bit decoder, ``quantized``)."""
     stored = reference()
     runtime.reset()
-    worst = 0.0
+    errors = []
     frames, answers = stored[f"{REFERENCE_SIZE}_rgb"], stored[f"{REFERENCE_SIZE}_pha"]
     for rgb, expected in zip(frames, answers, strict=True):
         alpha = runtime.step(rgb)
         if not np.all(np.isfinite(alpha)):
             runtime.reset()
             return "its alpha has NaN or infinite values"
-        worst = max(worst, float(np.max(np.abs(alpha * 255 - expected.astype(np.float32)))))
+        errors.append(np.abs(alpha * 255 - expected.astype(np.float32)))
     runtime.reset()
+    error = np.stack(errors)
+    if quantized:
+        mean = float(error.mean())
+        far = float(np.mean(error > QUANTIZED_FAR_LEVELS))
+        if mean > QUANTIZED_MEAN_LEVELS or far > QUANTIZED_FAR_SHARE:
+            return (
+                f"its alpha differs from the reference by {mean:.2f} levels on average, "
+                f"{far:.2%} of pixels by over {QUANTIZED_FAR_LEVELS:g}"
+            )
+        return None
+    worst = float(error.max())
     if worst > REFERENCE_TOLERANCE_LEVELS:
         return f"its alpha differs from the reference by up to {worst:.1f} of 255 levels"
     return None
