@@ -115,19 +115,20 @@ def iou(found: np.ndarray, truth: np.ndarray) -> float:
         pytest.param((720, 1280), 256, (144, 256), id="portrait"),
         pytest.param((1280, 720), 320, (320, 180), id="16:9-320"),
         pytest.param((1280, 720), 192, (192, 108), id="16:9-192-aspect-kept"),
-        pytest.param((1280, 720), 190, (192, 108), id="rounded-to-4"),
+        pytest.param((1280, 720), 191, (192, 108), id="rounded-to-even"),
+        pytest.param((640, 360), 160, (160, 90), id="16:9-160-aspect-kept"),
         pytest.param((1280, 720), 512, (512, 288), id="16:9-512"),
         pytest.param((160, 90), 256, (256, 144), id="tiny-frame-scaled-up"),
         pytest.param((1280, 720), 16, (16, 16), id="tiny-input-never-below-16"),
         pytest.param((4000, 100), 256, (256, 16), id="sliver-never-below-16"),
     ],
 )
-def test_the_network_sees_the_frame_with_its_longer_side_at_the_setting_in_multiples_of_4(
+def test_the_network_sees_the_frame_with_its_longer_side_at_the_setting_with_even_sides(
     frame_size: tuple[int, int], long_side_px: int, expected: tuple[int, int]
 ) -> None:
     width, height = input_size(frame_size, long_side_px)
     assert (width, height) == expected
-    assert width % 4 == 0 and height % 4 == 0
+    assert width % 2 == 0 and height % 2 == 0
 
 
 def test_an_input_size_below_16_px_is_refused_before_loading_anything() -> None:

@@ -3,7 +3,7 @@
 Where the selfie models judge every frame on its own, RVM carries four state tensors from
 frame to frame, so a person who sits still, enters at the edge or holds a cup stays whole
 and the edge does not flicker. The network sees the frame shrunk to ``long_side_px`` on its
-longer side, aspect kept (both sides a multiple of 4: 256x144 for a 16:9 camera); its alpha
+longer side, aspect kept (both sides even: 256x144 for a 16:9 camera); its alpha
 is returned at that size and the matte stage scales it to the frame.
 
 The states describe *this* camera's recent past, so they are zeroed whenever that past is
@@ -37,14 +37,15 @@ log = logging.getLogger(__name__)
 DEFAULT_LONG_SIDE_PX = 256
 # Runs each of the float and the 8-bit model are timed at load to pick the faster.
 COMPARED_RUNS = 4
-# Sides a multiple of 4 (the graph takes any size; the encoder rounds its halvings up).
-SIZE_STEP = 4
+# Even sides (the graph takes any size; the encoder rounds its halvings up), so the aspect
+# is kept within a pixel: a 4-px step made 160x90 160x88, 2 % wider.
+SIZE_STEP = 2
 MIN_SIDE_PX = 16
 
 
 def input_size(frame_size: tuple[int, int], long_side_px: int) -> tuple[int, int]:
     """(width, height) the network sees for a frame of ``frame_size``: the longer side
-    ``long_side_px``, the frame's aspect, both sides rounded to a multiple of 4."""
+    ``long_side_px``, the frame's aspect, both sides even."""
     frame_width, frame_height = frame_size
     scale = long_side_px / max(frame_width, frame_height)
 
