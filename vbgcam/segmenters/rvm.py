@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # The network input's longer side; 256 (256x144 for 16:9) measured best for CPU per IoU.
 DEFAULT_LONG_SIDE_PX = 256
 # Runs each of the float and the 8-bit model are timed at load to pick the faster.
-COMPARED_RUNS = 4
+COMPARED_RUNS = 3
 # Even sides (the graph takes any size; the encoder rounds its halvings up), so the aspect
 # is kept within a pixel: a 4-px step made 160x90 160x88, 2 % wider.
 SIZE_STEP = 2
