@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/vbgcam models pull
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create .venv, install vbgcam with its test tools, download the segmentation model
+setup: $(STAMP) ## create .venv, install vbgcam with its test tools, download the segmentation models (RVM after asking)
 
 run: setup ## start the virtual camera with the default settings (add options with ARGS="...")
 	@$(BIN)/vbgcam run $(ARGS) || { status=$$?; \
