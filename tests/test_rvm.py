@@ -622,3 +622,29 @@ def test_the_8_bit_model_is_made_once(converted: Path, rvm_cache: Path) -> None:
     before = (converted / INT8_FILE).stat().st_mtime_ns
     assert ensure_quantized() == converted / INT8_FILE
     assert (converted / INT8_FILE).stat().st_mtime_ns == before
+
+
+def test_which_model_is_faster_here_is_measured_once_and_remembered(
+    converted: Path, rvm_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The float/8-bit comparison costs a third of a second of CPU at every start; the
+    second start on the same machine opens only the model that won."""
+    from vbgcam.models.rvm_onnx import INT8_FILE, INT8_RECORD_FILE
+    from vbgcam.segmenters.rvm import CHOICE_FILE, load_matting
+
+    for name in (INT8_FILE, INT8_RECORD_FILE):
+        shutil.copy2(models_folder(rvm_cache) / name, converted / name)
+    first = load_matting()
+    assert (converted / CHOICE_FILE).is_file()
+    remembered = json.loads((converted / CHOICE_FILE).read_text())
+    assert remembered["int8_faster"] == ("8-bit" in first.description)
+    with caplog.at_level(logging.INFO):
+        second = load_matting()
+    if remembered["int8_faster"]:
+        assert "measured faster here before" in second.description
+    else:
+        assert "8-bit" not in second.description
+    # another machine (or another onnxruntime) measures again
+    remembered["key"]["cpu"] = "another CPU"
+    (converted / CHOICE_FILE).write_text(json.dumps(remembered))
+    assert "measured faster here before" not in load_matting().description

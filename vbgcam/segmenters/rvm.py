@@ -13,6 +13,7 @@ and a new segmenter for new settings.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -65,16 +66,77 @@ def sees_enough_of_a_half_frame(long_side_px: int) -> bool:
 def load_matting(threads: int = 1) -> RecurrentMatting:
     """The cached RVM model (converted on first use) in the first runtime that reproduces it;
     the 8-bit-decoder model instead where it is intact, reproduces it within rounding and
-    runs faster here (it does on CPUs with fast 8-bit arithmetic; not on every CPU)."""
+    runs faster here (it does on CPUs with fast 8-bit arithmetic; not on every CPU). Which
+    of the two is faster is measured once per machine and remembered in the cache."""
     from vbgcam.models.rvm_onnx import ensure_converted, ensure_quantized
 
     path = ensure_converted(progress=log.info)
-    runtime = open_rvm_runtime(path, usable_threads(threads))
+    threads = usable_threads(threads)
     quantized = ensure_quantized(progress=log.info) if onnxruntime_installed() else None
-    if quantized is not None:
-        runtime = _faster(runtime, quantized, usable_threads(threads))
+    remembered = _remembered_int8_faster(quantized, threads) if quantized else None
+    if quantized is not None and remembered:
+        try:
+            candidate: RecurrentMatting | None = OnnxRuntimeMatting(quantized, threads)
+        except ModelError:
+            candidate = None
+        if candidate is not None and disagreement(candidate, quantized=True) is None:
+            candidate.description += ", 8-bit decoder (measured faster here before)"
+            log.info("rvm model on %s", candidate.description)
+            return candidate
+    runtime = open_rvm_runtime(path, threads)
+    if quantized is not None and remembered is not False:
+        runtime = _faster(runtime, quantized, threads)
+        _remember_int8_faster(quantized, threads, runtime.description.find("8-bit") >= 0)
     log.info("rvm model on %s", runtime.description)
     return runtime
+
+
+CHOICE_FILE = "rvm-runtime.json"
+
+
+def _machine_key(quantized: Path, threads: int) -> dict[str, object]:
+    """What the float/8-bit speed comparison depends on: the CPU, the runtime, the models."""
+    import platform
+
+    import onnxruntime
+
+    from vbgcam.models.rvm_onnx import INT8_RECORD_FILE
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in info if "model name" in line), cpu
+            )
+    except OSError:
+        pass
+    try:
+        record = (quantized.parent / INT8_RECORD_FILE).read_text(encoding="utf-8")
+    except OSError:
+        record = ""
+    return {"cpu": cpu, "onnxruntime": onnxruntime.__version__, "threads": threads, "int8": record}
+
+
+def _remembered_int8_faster(quantized: Path, threads: int) -> bool | None:
+    """Whether the 8-bit model was faster on this machine last time; None: not measured."""
+    try:
+        stored = json.loads((quantized.parent / CHOICE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("key") != _machine_key(quantized, threads):
+        return None
+    return bool(stored.get("int8_faster"))
+
+
+def _remember_int8_faster(quantized: Path, threads: int, faster: bool) -> None:
+    from vbgcam import models
+
+    document = {"key": _machine_key(quantized, threads), "int8_faster": faster}
+    try:
+        with models._staged(quantized.parent / CHOICE_FILE) as handle:
+            handle.write(json.dumps(document, indent=1).encode())
+    except ModelError as exc:  # an unwritable cache: measure again next time
+        log.debug("rvm: cannot remember the runtime choice: %s", exc)
 
 
 def _faster(runtime: RecurrentMatting, quantized: Path, threads: int) -> RecurrentMatting:
