@@ -77,7 +77,7 @@ def ensure_converted(progress: Callable[[str], None] | None = None) -> Path:
 
     if progress is not None:
         progress("converting the rvm model to ONNX (once)")
-    log.info("converting %s and %s to %s", sources[0].name, sources[1].name, ONNX_FILE)
+    log.debug("converting %s and %s to %s", sources[0].name, sources[1].name, ONNX_FILE)
     graph_path, weights_path = sources
     try:
         onnx_bytes = convert(graph_path.read_bytes(), weights_path.read_bytes())
