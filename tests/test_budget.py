@@ -22,7 +22,7 @@ from vbgcam.shrink import working_copy
 
 FPS = 30.0
 SIZE = (320, 180)
-SHARE = 0.3  # the default network_cpu
+SHARE = 0.25  # the default network_cpu
 COST_MS = 35.0  # RVM on a 2-core laptop-class machine
 BLOCK_PX = 64
 

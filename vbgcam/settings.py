@@ -95,7 +95,7 @@ class SegmenterSettings:
     plate: str = ""
     threads: int = 1
     rvm_long_side_px: int = 0  # 0: the largest that fits network_cpu here
-    network_cpu: float = 0.3
+    network_cpu: float = 0.25
 
 
 @dataclass(frozen=True)
