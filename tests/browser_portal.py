@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from tests.chromium import CHROMIUM
-from vbgcam import pipewire_info
+from vbgcam.outputs.pipewire import info as pipewire_info
 from vbgcam.pipewire_sandbox import PrivatePipeWire, end_processes, spawn_logged
 from vbgcam.pipewire_sandbox import missing_parts as pipewire_missing_parts
 

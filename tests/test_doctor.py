@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from vbgcam.cli import app
 from vbgcam.doctor import FAIL, PASS, WARN, diagnose, video_devices
-from vbgcam.pipewire_info import PipeWireStatus
+from vbgcam.outputs.pipewire.info import PipeWireStatus
 
 NO_PIPEWIRE = PipeWireStatus(None, daemon=False, session_manager=None, gst_sink=False, node=False)
 PIPEWIRE_READY = PipeWireStatus(

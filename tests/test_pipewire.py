@@ -22,12 +22,12 @@ import pytest
 import pyvirtualcam
 
 from tests.conftest import require_pipewire_parts
-from vbgcam import pipewire_info
+from vbgcam.outputs.pipewire import info as pipewire_info
 from vbgcam.backgrounds import ImageBackground
 from vbgcam.compose import Compositor
 from vbgcam.outputs import VirtualCamera
 from vbgcam.pipeline import Pipeline
-from vbgcam.pipewire_camera import PipeWireCamera
+from vbgcam.outputs.pipewire.camera import PipeWireCamera
 from vbgcam.pipewire_sandbox import (
     FPS,
     PERSON,
@@ -218,7 +218,7 @@ def test_stalled_consumer_does_not_stop_the_camera_and_the_next_consumer_gets_fr
 def test_the_camera_comes_back_by_itself_after_pipewire_restarts(
     running_camera: RunningCamera, pipewire_env: PrivatePipeWire, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="vbgcam.pipewire_camera")
+    caplog.set_level(logging.INFO, logger="vbgcam.outputs.pipewire.camera")
     consume(pipewire_env.env, 5)
     pipewire_env.restart_daemon(down_s=4.0)  # long enough for the "unavailable" warning
     running_camera.wait_ready(timeout_s=10)

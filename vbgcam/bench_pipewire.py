@@ -29,7 +29,7 @@ from vbgcam.backgrounds import ImageBackground
 from vbgcam.compose import Compositor
 from vbgcam.outputs import VirtualCamera
 from vbgcam.pipeline import Pipeline
-from vbgcam.pipewire_camera import PipeWireCamera
+from vbgcam.outputs.pipewire.camera import PipeWireCamera
 from vbgcam.pipewire_sandbox import (
     FPS,
     SIZE,

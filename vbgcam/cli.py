@@ -746,7 +746,7 @@ def doctor() -> None:
 @app.command()
 def devices() -> None:
     """List webcams and virtual cameras (Linux): video devices, then the PipeWire camera."""
-    from vbgcam import pipewire_info
+    from vbgcam.outputs.pipewire import info as pipewire_info
     from vbgcam.doctor import video_devices
 
     found = video_devices()

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import cv2
 
-from vbgcam import __version__, models, pipewire_info
+from vbgcam import __version__, models
+from vbgcam.outputs.pipewire import info as pipewire_info
 from vbgcam.camera_modes import camera_modes, summary
 from vbgcam.errors import VbgcamError
 from vbgcam.on_demand import processes_holding

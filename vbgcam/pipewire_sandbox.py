@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vbgcam.pipewire_info import NODE_NAME
+from vbgcam.outputs.pipewire.info import NODE_NAME
 
 SIZE = (1280, 720)
 FPS = 30.0

@@ -1,6 +1,6 @@
 """ "VBG Camera" as a user-space PipeWire camera: no kernel module, no root.
 
-``PipeWireCamera`` is a pyvirtualcam backend (registered as ``pipewire`` by ``outputs.py``), so
+``PipeWireCamera`` is a pyvirtualcam backend (registered as ``pipewire`` by ``vbgcam.outputs``), so
 the sender, pacing and frame checks are the same code as for v4l2loopback. Frames go out as
 I420 (PipeWire 0.3) or YUY2 (1.x), BT.601 limited range as OpenCV converts: Chromium swaps red
 and blue on BGR, refuses BGRx and hangs on RGB.
@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 from pyvirtualcam.util import decode_fourcc, encode_fourcc
 
-from vbgcam import pipewire_info
-from vbgcam.pipewire_producer import GstProducer, pixel_format, producer_command
+from vbgcam.outputs.pipewire import info as pipewire_info
+from vbgcam.outputs.pipewire.producer import GstProducer, pixel_format, producer_command
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What the user's PipeWire offers: the daemon, a session manager, GStreamer's sink, the version.
 
-The PipeWire camera (``pipewire_camera.py``) needs all four, and ``vbgcam doctor`` explains
+The PipeWire camera (``camera.py``) needs all four, and ``vbgcam doctor`` explains
 each one that is missing. Everything here only asks: it reads the socket path and runs the
 small command-line tools PipeWire itself ships (``pw-cli``, ``pipewire --version``,
 ``gst-inspect-1.0``), each with a short timeout, so a hung daemon cannot hang vbgcam.

@@ -18,7 +18,7 @@ import numpy as np
 import pyvirtualcam
 
 from vbgcam.errors import OutputError
-from vbgcam.pipewire_camera import PipeWireCamera
+from vbgcam.outputs.pipewire.camera import PipeWireCamera
 
 log = logging.getLogger(__name__)
 
