@@ -28,8 +28,8 @@ import pyvirtualcam
 from vbgcam.backgrounds import ImageBackground
 from vbgcam.compose import Compositor
 from vbgcam.outputs import VirtualCamera
-from vbgcam.pipeline import Pipeline
 from vbgcam.outputs.pipewire.camera import PipeWireCamera
+from vbgcam.pipeline import Pipeline
 from vbgcam.pipewire_sandbox import (
     FPS,
     SIZE,

@@ -746,8 +746,8 @@ def doctor() -> None:
 @app.command()
 def devices() -> None:
     """List webcams and virtual cameras (Linux): video devices, then the PipeWire camera."""
-    from vbgcam.outputs.pipewire import info as pipewire_info
     from vbgcam.doctor import video_devices
+    from vbgcam.outputs.pipewire import info as pipewire_info
 
     found = video_devices()
     if not found:

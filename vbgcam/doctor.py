@@ -17,11 +17,11 @@ from pathlib import Path
 import cv2
 
 from vbgcam import __version__, models
-from vbgcam.outputs.pipewire import info as pipewire_info
 from vbgcam.camera_modes import camera_modes, summary
 from vbgcam.errors import VbgcamError
 from vbgcam.on_demand import processes_holding
 from vbgcam.outputs import MODPROBE
+from vbgcam.outputs.pipewire import info as pipewire_info
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 

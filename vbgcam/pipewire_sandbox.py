@@ -19,9 +19,11 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,6 +168,20 @@ class PrivatePipeWire:
         if documents.exists() and shutil.which("fusermount3"):
             subprocess.run(["fusermount3", "-u", str(documents)], capture_output=True, check=False)
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def busy_processes(count: int = 2) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` processes that each keep a core busy (a build, a browser, an update), ended
+    on exit."""
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+        for _ in range(count)
+    ]
+    try:
+        yield hogs
+    finally:
+        end_processes(hogs)
 
 
 def stamp(frame: np.ndarray, index: int) -> None:

@@ -9,8 +9,11 @@ Three threads, so the sender's ``send`` never waits on PipeWire:
 - the caller converts the frame into a free buffer and hands it over (newest wins);
 - ``pipewire-writer`` writes the newest buffer to the producer's stdin;
 - ``pipewire-watchdog`` rebuilds the producer within a second when it exits (PipeWire 1.x ends
-  it when the first consumer leaves), when a write blocks, or when a linked consumer stops
-  getting frames (PipeWire 0.3 leaves the producer stuck after a stalled consumer is killed).
+  it when the first consumer leaves) or PipeWire drops it. When frames stop moving (a write
+  blocks, or a linked consumer gets none), it asks PipeWire who is linked before acting
+  (``stall.py``): a consumer that is only slow, or a machine too busy to schedule us, is
+  waited for, never cut off; a producer stuck with nobody linked (PipeWire 0.3 after a stalled
+  consumer is killed) is rebuilt at once.
 Each kind of rebuild is logged once; ``rebuilds`` keeps them all with how long each took.
 """
 
@@ -27,14 +30,16 @@ import numpy as np
 from pyvirtualcam.util import decode_fourcc, encode_fourcc
 
 from vbgcam.outputs.pipewire import info as pipewire_info
+from vbgcam.outputs.pipewire.links import linked_consumers
 from vbgcam.outputs.pipewire.producer import GstProducer, pixel_format, producer_command
+from vbgcam.outputs.pipewire.stall import StallJudge
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DESCRIPTION = "VBG Camera"
 PUBLISH_TIMEOUT_S = 5.0
-# A producer that has not moved a frame for this long is rebuilt; with the watchdog's tick
-# the rebuild starts within a second of the fault.
+# A producer that has not moved a frame for this long is stalled: PipeWire is asked who is
+# linked (stall.py), and a stuck one is rebuilt within a second of the fault.
 STALL_S = 0.7
 WATCH_TICK_S = 0.1
 # While PipeWire itself is gone, restarts back off from this to that, and the user hears
@@ -106,6 +111,8 @@ class PipeWireCamera:
         self._logged_reasons: set[str] = set()
         self._rebuilding = False
         self._period_s = 1.0 / fps
+        self._node_name = node_name
+        self.stall_judge = StallJudge(self._consumers)
         self._producer = self._start_producer()
         if pipewire_info.session_manager() is None:
             log.warning(
@@ -205,11 +212,20 @@ class PipeWireCamera:
                     self._writing = None
                     self._write_started = None
 
-    def _fault(self, producer: GstProducer) -> str | None:
+    def _consumers(self) -> dict[int, str] | None:
+        return linked_consumers(self._producer.process.pid, self._node_name)
+
+    @staticmethod
+    def _fault(producer: GstProducer) -> str | None:
+        """A fault that no consumer survives: rebuilt at once."""
         if not producer.alive:
             return f"the PipeWire producer exited ({producer.why_it_failed()})"
         if producer.state in ("unconnected", "error"):  # the daemon went away or restarted
             return f"PipeWire disconnected the camera (stream {producer.state})"
+        return None
+
+    def _stall(self, producer: GstProducer) -> str | None:
+        """How frames stopped moving, if they did; the judge decides what it means."""
         now = time.monotonic()
         started = self._write_started
         if started is not None and now - started > STALL_S:
@@ -225,14 +241,23 @@ class PipeWireCamera:
         # Woken at once when the producer's state changes or it ends (PipeWire 1.x ends it
         # whenever a consumer leaves: the sooner it is back, the less an app that reopens
         # the camera at once can miss it); else every tick for the stall checks.
+        seen_state = ""
         while not self._stop.is_set():
             self._wake.wait(WATCH_TICK_S)
             self._wake.clear()
             if self._stop.is_set():
                 return
-            reason = self._fault(self._producer)
+            producer = self._producer
+            reason = self._fault(producer)
+            if reason is None:
+                state_changed, seen_state = producer.state != seen_state, producer.state
+                reason = self.stall_judge.verdict(
+                    self._stall(producer), time.monotonic(), ask_now=state_changed
+                )
             if reason is not None:
                 self._rebuild(reason)
+                self.stall_judge = StallJudge(self._consumers)
+                seen_state = ""
 
     def consumer_linked(self) -> bool:
         """Whether an app reads the camera now (the stream is streaming to a consumer): what
@@ -259,16 +284,16 @@ class PipeWireCamera:
         self._producer.stop()
         delay_s, warned = REBUILD_FIRST_DELAY_S, False
         while not self._stop.is_set():
-            problem = self._preflight()
             try:
-                if problem:
-                    raise RuntimeError(problem)
+                # Straight to the new producer: the checks that explain a failure (pw-cli,
+                # gst-inspect) run only when it fails, so a rebuild costs one gst-launch.
                 producer = self._start_producer()
             except RuntimeError as exc:
+                why = self._preflight() or str(exc)
                 if not warned and time.monotonic() - started > UNAVAILABLE_WARNING_AFTER_S:
-                    log.warning("PipeWire camera unavailable: %s (retrying)", exc)
+                    log.warning("PipeWire camera unavailable: %s (retrying)", why)
                     warned = True
-                log.debug("PipeWire producer restart failed: %s", exc)
+                log.debug("PipeWire producer restart failed: %s", why)
                 self._stop.wait(delay_s)
                 delay_s = min(2 * delay_s, REBUILD_MAX_DELAY_S)
                 continue
