@@ -23,6 +23,7 @@ from vbgcam.sources import Source
 BACKEND_NAME = "recording"
 UNPLUGGED_BACKEND_NAME = "unplugged"
 FLAKY_BACKEND_NAME = "flaky"
+HANGING_BACKEND_NAME = "hanging"
 
 
 @dataclass(frozen=True)
@@ -145,17 +146,32 @@ class FlakyBackend(RecordingBackend):
         super().send(frame)
 
 
+class HangingBackend(RecordingBackend):
+    """A virtual camera whose write blocks after its first frame until ``release`` is set, as a
+    device write can when a driver or a reader misbehaves."""
+
+    release = threading.Event()
+
+    def send(self, frame: np.ndarray) -> None:
+        if self.frames:
+            self.release.wait()
+        super().send(frame)
+
+
 def register() -> None:
-    """Make ``backend="recording"`` (and ``"unplugged"``, ``"flaky"``) work in
+    """Make ``backend="recording"`` (and ``"unplugged"``, ``"flaky"``, ``"hanging"``) work in
     ``pyvirtualcam.Camera``."""
     pyvirtualcam.register_backend(BACKEND_NAME, RecordingBackend)
     pyvirtualcam.register_backend(UNPLUGGED_BACKEND_NAME, UnpluggedBackend)
     pyvirtualcam.register_backend(FLAKY_BACKEND_NAME, FlakyBackend)
+    pyvirtualcam.register_backend(HANGING_BACKEND_NAME, HangingBackend)
 
 
 def unregister() -> None:
     """Undo ``register``, so later tests see only the real backends."""
-    for name in (BACKEND_NAME, UNPLUGGED_BACKEND_NAME, FLAKY_BACKEND_NAME):
+    HangingBackend.release.set()
+    HangingBackend.release = threading.Event()
+    for name in (BACKEND_NAME, UNPLUGGED_BACKEND_NAME, FLAKY_BACKEND_NAME, HANGING_BACKEND_NAME):
         pyvirtualcam.camera.BACKENDS.pop(name, None)
 
 

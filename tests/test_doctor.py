@@ -153,3 +153,22 @@ def test_obs_virtual_camera_is_found_where_obs_installs_it(tmp_path: Path, syste
     installed.mkdir(parents=True)
     found = obs_virtual_camera_finding(system, tmp_path)
     assert found.status == PASS and str(installed) in found.what
+
+
+def test_doctor_says_which_outputs_carry_the_camera_and_which_apps_see_each() -> None:
+    from pathlib import Path
+
+    from vbgcam.doctor import outputs_finding
+
+    both = outputs_finding([Path("/dev/video10")], PIPEWIRE_READY)
+    assert both.status == "pass" and "/dev/video10" in both.what
+    assert "Zoom" in both.what and "OBS" in both.what
+    pipewire_only = outputs_finding([], PIPEWIRE_READY)
+    assert pipewire_only.status == "warn" and "Zoom" in pipewire_only.what
+    assert pipewire_only.fix is not None and "modprobe v4l2loopback" in pipewire_only.fix
+    kernel_only = outputs_finding([Path("/dev/video10")], NO_PIPEWIRE)
+    assert kernel_only.status == "warn" and "one app at a time" in kernel_only.what
+    assert kernel_only.fix is not None and "apt install" in kernel_only.fix
+    neither = outputs_finding([], NO_PIPEWIRE)
+    assert neither.status == "fail"
+    assert neither.fix is not None and "modprobe" in neither.fix and "apt install" in neither.fix

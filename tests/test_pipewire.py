@@ -22,9 +22,11 @@ import pytest
 import pyvirtualcam
 
 from tests.conftest import require_pipewire_parts
+from tests.fakes import RecordingBackend
 from vbgcam.backgrounds import ImageBackground
 from vbgcam.compose import Compositor
-from vbgcam.outputs import VirtualCamera
+from vbgcam.outputs import VirtualCamera, open_sinks
+from vbgcam.outputs.cameras import open_outputs
 from vbgcam.outputs.pipewire import info as pipewire_info
 from vbgcam.outputs.pipewire.camera import PipeWireCamera
 from vbgcam.pipeline import Pipeline
@@ -39,6 +41,7 @@ from vbgcam.pipewire_sandbox import (
     RectangleSegmenter,
     busy_processes,
     missing_parts,
+    read_stamp,
 )
 
 
@@ -261,6 +264,74 @@ def test_two_consumers_at_once_both_get_the_full_rate(
     for consumer in (first, second):
         assert rate_fps(consumer.frames[10:90]) >= 0.9 * FPS
     assert running_camera.backend.rebuilds == []
+
+
+def test_both_outputs_at_once_the_kernel_camera_stand_in_and_pipewire_get_every_frame(
+    pipewire_env: PrivatePipeWire,
+    background_picture: tuple[Path, np.ndarray],
+    recording_backend: type[RecordingBackend],
+) -> None:
+    """What `vbgcam run` does by default on Linux: "VBG Camera" for V4L2 apps (the recording
+    backend stands in for v4l2loopback) and for PipeWire apps, from one pipeline."""
+    sinks = open_sinks(SIZE, FPS, "", ["recording", "pipewire"], "")
+    kernel_camera = recording_backend.last()
+    compositor = Compositor(RectangleSegmenter(), ImageBackground(background_picture[0], SIZE))
+    pipeline = Pipeline(CountingCamera(), compositor, sinks, SIZE, FPS)
+    thread = threading.Thread(target=pipeline.run, daemon=True)
+    thread.start()
+    try:
+        consumer = consume(pipewire_env.env, 90, timeout_s=15)
+    finally:
+        pipeline.request_stop()
+        thread.join(10)
+    assert rate_fps(consumer.frames[10:]) >= 0.9 * FPS
+    recorded = kernel_camera.frames[10:]
+    assert len(recorded) >= 60
+    kernel_fps = (len(recorded) - 1) / (recorded[-1].received_ts - recorded[0].received_ts)
+    assert abs(kernel_fps - FPS) <= 0.1 * FPS
+    # Both show the same picture: the person's stamp read back from each says the same frame
+    # numbers in the same order.
+    kernel_indices = [read_stamp(frame.image.reshape(SIZE[1], SIZE[0], 3)) for frame in recorded]
+    assert kernel_indices == sorted(kernel_indices)
+    assert {f.index for f in consumer.frames[10:]} <= set(kernel_indices) | {0}
+
+
+def test_on_demand_keeps_the_webcam_while_an_app_reads_either_output(
+    pipewire_env: PrivatePipeWire, recording_backend: type[RecordingBackend]
+) -> None:
+    import queue
+
+    from vbgcam.on_demand import ConsumerWatch
+
+    outputs = open_outputs(SIZE, FPS, None, ["recording", "pipewire"])
+    changes: queue.Queue[bool] = queue.Queue()
+    stop = threading.Event()
+    frame = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+
+    def send() -> None:
+        while not stop.wait(1 / FPS):
+            for output in outputs:
+                output.send(frame)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    watch = ConsumerWatch(
+        None, changes.put, linger_s=0.5, probe=lambda: any([o.consumer_seen() for o in outputs])
+    )
+    watch.start()
+    try:
+        assert changes.get(timeout=3) is False  # nobody reads either output
+        consumer = GstConsumer(pipewire_env.env)
+        assert changes.get(timeout=5) is True
+        assert consumer.wait_for(5, timeout_s=5)
+        consumer.kill()
+        assert changes.get(timeout=5) is False
+    finally:
+        watch.close()
+        stop.set()
+        sender.join()
+        for output in outputs:
+            output.close()
 
 
 def test_the_camera_comes_back_by_itself_after_pipewire_restarts(

@@ -33,7 +33,8 @@ from vbgcam.errors import ConfigError, OutputError, SourceError, VbgcamError
 from vbgcam.live import LiveController
 from vbgcam.models_cli import models_app, offer_pull
 from vbgcam.on_demand import ConsumerWatch
-from vbgcam.outputs import FrameSink, VirtualCamera, open_sinks
+from vbgcam.outputs import FrameSink, open_sinks
+from vbgcam.outputs.cameras import READERS, CameraOutput
 from vbgcam.pipeline import Pipeline
 from vbgcam.settings import SEGMENTER_NAMES, Settings, load_settings
 from vbgcam.sources import DemoSource, VideoFileSource, open_source
@@ -260,7 +261,7 @@ FLAG_KEYS = {
     "plate": "segmenter.plate",
     "refine": "matte.refine",
     "device": "output.device",
-    "backend": "output.backend",
+    "backend": "output.backends",
     "record": "output.record",
     "fit": "background.fit",
     "color": "background.color",
@@ -327,15 +328,17 @@ def run(
     device: Annotated[
         str | None,
         typer.Option(
-            help="Virtual camera: /dev/videoN, a camera name, or 'none' for no virtual camera. "
-            "(default: the first one found)"
+            help="Virtual camera: /dev/videoN (the kernel camera), a name for the PipeWire "
+            "camera, or 'none' for no virtual camera. (default: the first v4l2loopback device, "
+            "and 'VBG Camera' on PipeWire)"
         ),
     ] = None,
     backend: Annotated[
         str | None,
         typer.Option(
-            help="pyvirtualcam backend: v4l2loopback, pipewire (Linux, no kernel module), obs "
-            "(macOS/Windows). (default: v4l2loopback, then pipewire)"
+            help="Virtual camera outputs, comma-separated: v4l2loopback (Zoom, Teams, "
+            "Discord, Slack), pipewire (OBS, Firefox, Flatpak apps; no kernel module), obs "
+            "(macOS/Windows). (default: every one available, each kept trying on its own)"
         ),
     ] = None,
     record: Annotated[
@@ -438,7 +441,7 @@ def _run(
         if stop_requested.is_set():
             return
     # The virtual camera first: it is the most likely thing to be missing, and cheap to try.
-    sinks = open_sinks(cam.size, cam.fps, out.device, out.backend, out.record)
+    sinks = open_sinks(cam.size, cam.fps, out.device, out.backends, out.record)
     try:
         source = open_source(cam.source, cam.size, cam.fps, cam.fourcc)
     except BaseException:
@@ -544,23 +547,22 @@ def _watch_consumers(
     sinks: list[FrameSink],
     settings: Settings,
 ) -> None:
-    """On-demand: release the webcam while no app reads the virtual camera (Linux: who holds
-    the loopback device open, or whether the PipeWire camera has a consumer linked)."""
+    """On-demand: release the webcam while no app reads any virtual camera output (Linux: who
+    holds the loopback device open, and whether the PipeWire camera has a consumer linked)."""
     if not settings.control.on_demand or sys.platform != "linux":
         return
     if settings.output.record:
         log.info("on-demand capture is off while recording: the recording is a viewer too")
         return
-    camera = next((s for s in sinks if isinstance(s, VirtualCamera)), None)
-    if camera is None:
+    outputs = [sink for sink in sinks if isinstance(sink, CameraOutput)]
+    if not outputs:
         return
-    probe = camera.consumer_probe()
-    if probe is not None:  # the PipeWire camera says itself whether a consumer is linked
-        watch = ConsumerWatch(None, live.set_watched, probe=probe)
-    elif str(camera.device).startswith("/dev/") and Path(camera.device).exists():
-        watch = ConsumerWatch(Path(camera.device), live.set_watched)
-    else:
-        return
+
+    def any_output_watched() -> bool:
+        # Every output is asked each time: the webcam stays on while any app on either reads.
+        return any([output.consumer_seen() for output in outputs])
+
+    watch = ConsumerWatch(None, live.set_watched, probe=any_output_watched)
     watch.start()
     running.callback(watch.close)
 
@@ -754,7 +756,8 @@ def devices() -> None:
         typer.echo("no video devices (no webcam, no v4l2loopback device)")
     for device in found:
         kind = "virtual camera" if device.loopback else "camera"
-        typer.echo(f"{device.path}  {kind:14}  {device.name}")
+        seen_by = f"  (seen by {READERS['v4l2loopback']})" if device.loopback else ""
+        typer.echo(f"{device.path}  {kind:14}  {device.name}{seen_by}")
     pipewire = pipewire_info.status()
     version = pipewire_info.version_text(pipewire.version)
     if pipewire.node:
@@ -763,7 +766,7 @@ def devices() -> None:
         state = "ready: 'vbgcam run' publishes 'VBG Camera'"
     else:
         state = f"unavailable: {pipewire.problem()}"
-    typer.echo(f"PipeWire {version}  camera {state}")
+    typer.echo(f"PipeWire {version}  camera {state}  (seen by {READERS['pipewire']})")
 
 
 @app.command(

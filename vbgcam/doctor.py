@@ -21,6 +21,7 @@ from vbgcam.camera_modes import camera_modes, summary
 from vbgcam.errors import VbgcamError
 from vbgcam.on_demand import processes_holding
 from vbgcam.outputs import MODPROBE
+from vbgcam.outputs.cameras import READERS
 from vbgcam.outputs.pipewire import info as pipewire_info
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -308,6 +309,37 @@ def _either_camera(findings: list[Finding], pipewire: pipewire_info.PipeWireStat
             )
 
 
+def outputs_finding(loopbacks: list[Path], pipewire: pipewire_info.PipeWireStatus) -> Finding:
+    """Which outputs `vbgcam run` will publish 'VBG Camera' on, and which apps see each."""
+    kernel = READERS["v4l2loopback"]
+    shared = READERS["pipewire"]
+    if loopbacks and pipewire.usable:
+        return Finding(
+            PASS,
+            f"'VBG Camera' goes out on both outputs: the kernel camera {loopbacks[0]} "
+            f"({kernel}) and the PipeWire camera ({shared})",
+        )
+    if pipewire.usable:
+        return Finding(
+            WARN,
+            f"'VBG Camera' goes out on PipeWire only ({shared}); {kernel} need the kernel camera",
+            MODPROBE,
+        )
+    if loopbacks:
+        return Finding(
+            WARN,
+            f"'VBG Camera' goes out on the kernel camera {loopbacks[0]} only ({kernel}); "
+            "with exclusive_caps=1 one app at a time, and PipeWire apps see it only through "
+            "PipeWire's V4L2 monitor",
+            pipewire.problem() or pipewire_info.START,
+        )
+    return Finding(
+        FAIL,
+        "no output for 'VBG Camera': neither the kernel camera nor the PipeWire camera",
+        f"{MODPROBE}; or, for the PipeWire camera: {pipewire.problem() or pipewire_info.START}",
+    )
+
+
 def diagnose(
     sys_root: Path = Path("/sys"),
     dev_root: Path = Path("/dev"),
@@ -329,7 +361,10 @@ def diagnose(
         found = pipewire if pipewire is not None else pipewire_info.status()
         findings.extend(_pipewire_findings(found))
         _either_camera(findings, found)
-        cameras = [d for d in video_devices(sys_root, dev_root) if not d.loopback]
+        devices = video_devices(sys_root, dev_root)
+        loopbacks = [d.path for d in devices if d.loopback]
+        findings.append(outputs_finding(loopbacks, found))
+        cameras = [d for d in devices if not d.loopback]
         if cameras:
             for camera in cameras:
                 modes = camera_modes(camera.path) if camera.path.exists() else None

@@ -79,6 +79,36 @@ class _Inotify:
         os.close(self.fd)
 
 
+class DeviceHolders:
+    """Whether a process other than ours holds a loopback device open, looked up in /proc
+    only when inotify says the device was opened or closed, or every ``RESCAN_S`` (a full
+    /proc scan costs milliseconds on a desktop; asking four times a second must not)."""
+
+    def __init__(self, device: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        self.device = device
+        self.clock = clock
+        self._held = False
+        self._scanned_at: float | None = None
+        self._events: _Inotify | None = None
+        try:
+            self._events = _Inotify(device, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)
+        except OSError as exc:
+            log.info("no inotify on %s (%s); checking every %g s", device, exc, RESCAN_S)
+
+    def seen(self) -> bool:
+        now = self.clock()
+        changed = self._events is not None and self._events.wait(0)
+        if changed or self._scanned_at is None or now - self._scanned_at >= RESCAN_S:
+            self._held = bool(processes_holding(self.device, exclude_pid=os.getpid()))
+            self._scanned_at = now
+        return self._held
+
+    def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+
+
 class ConsumerWatch:
     """Calls ``on_change(True)`` when a consumer appears, ``on_change(False)`` once none has
     been seen for ``linger_s``. Starts by assuming a consumer, so nothing is released before

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -113,7 +114,9 @@ class OutputSettings:
     """Where composited frames go. ``device = "none"`` runs without a virtual camera."""
 
     device: str = ""
-    backend: str = ""
+    # Virtual camera outputs, by pyvirtualcam backend name; empty: every one this platform
+    # has (Linux: v4l2loopback and pipewire at once).
+    backends: tuple[str, ...] = ()
     record: str = ""
 
 
@@ -137,6 +140,27 @@ def _text(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError("expected a string")
     return str(value).strip()
+
+
+def _name_list(value: Any) -> tuple[str, ...]:
+    """A TOML list of names, or one string of them separated by commas: "a,b" -> ("a", "b").
+    Empty means the default."""
+    if isinstance(value, str):
+        items: list[Any] = value.split(",")
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise ValueError("expected a list of names, such as v4l2loopback,pipewire")
+    names: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError("expected a list of names, such as v4l2loopback,pipewire")
+        name = item.strip().lower()
+        if name and not re.fullmatch(r"[a-z0-9_-]+", name):
+            raise ValueError(f"{item!r} is not a backend name (letters, digits, - and _)")
+        if name and name not in names:
+            names.append(name)
+    return tuple(names)
 
 
 def _path(value: Any) -> str:
@@ -293,13 +317,17 @@ KEYS: dict[str, Key] = {
     "matte.feather": Key(_integer(0, 20)),
     "matte.min_blob": Key(_number(0, 0.5)),
     "output.device": Key(_text),
-    "output.backend": Key(_text),
+    "output.backends": Key(_name_list),
     "output.record": Key(_path, is_path=True),
     "control.enabled": Key(_boolean),
     "control.port": Key(_integer(1024, 65535)),
     "control.pause_image": Key(_choice(PAUSE_IMAGES)),
     "control.on_demand": Key(_boolean),
 }
+
+
+# Old key names, still read: they mean the key they point to.
+ALIASES = {"output.backend": "output.backends"}
 
 
 def _unknown(name: str, known: list[str]) -> ConfigError:
@@ -318,7 +346,7 @@ def _flatten(table: Mapping[str, Any], origin: str) -> dict[str, Any]:
         if not isinstance(body, Mapping):
             raise ConfigError(f"{origin}: '{section}' must be a table ([{section}])")
         for key, value in body.items():
-            name = f"{section}.{key}"
+            name = ALIASES.get(f"{section}.{key}", f"{section}.{key}")
             if name not in KEYS:
                 known = [k for k in KEYS if k.startswith(section + ".")]
                 raise ConfigError(f"{origin}: {_unknown(name, known)}")
@@ -364,7 +392,8 @@ def _shown(raw: Any) -> str:
 def build_settings(values: Mapping[str, Any], origin: str = "settings") -> Settings:
     """Apply flat ``section.key`` values over the defaults, validating each one."""
     settings = Settings()
-    for name, raw in values.items():
+    for given, raw in values.items():
+        name = ALIASES.get(given, given)
         if name not in KEYS:
             raise ConfigError(f"{origin}: {_unknown(name, list(KEYS))}")
         try:

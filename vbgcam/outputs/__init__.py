@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -173,13 +173,16 @@ class Recorder:
 
 
 def open_sinks(
-    size: tuple[int, int], fps: float, device: str, backend: str, record: str
+    size: tuple[int, int], fps: float, device: str, backends: Sequence[str], record: str
 ) -> list[FrameSink]:
-    """The virtual camera (unless ``device`` is ``none``) and the recording (if asked)."""
+    """The virtual camera outputs (unless ``device`` is ``none``; ``backends`` empty: every
+    one this platform has) and the recording (if asked)."""
+    from vbgcam.outputs.cameras import open_outputs  # it builds on VirtualCamera, above
+
     sinks: list[FrameSink] = []
     try:
         if device.lower() != "none":
-            sinks.append(VirtualCamera(size, fps, device or None, backend or None))
+            sinks.extend(open_outputs(size, fps, device or None, backends))
         if record:
             sinks.append(Recorder(Path(record).expanduser(), size, fps))
     except BaseException:
