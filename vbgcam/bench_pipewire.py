@@ -2,8 +2,10 @@
 
 One process, on a private PipeWire (``pipewire_sandbox``), the same pipeline each time
 (counting camera, rectangle segmenter, image background, 1280x720 at 30 fps), runs taking turns:
-- ``pipewire``: our backend with a GStreamer consumer attached, reading every frame;
-- ``null``: a pyvirtualcam backend that only counts frames, the baseline.
+- ``null``: one output, a pyvirtualcam backend that only counts frames, the baseline;
+- ``pipewire``: one output, our backend with a GStreamer consumer attached, reading every frame;
+- ``null+pipewire``: both outputs at once, as ``vbgcam run`` publishes on Linux (the counting
+  backend stands in for v4l2loopback, which cannot load here).
 Reported: the consumer's frames per second and the latency from capture to the consumer
 (median, p95), and CPU milliseconds per output frame: this process plus the ``gst-launch``
 producer (the consumer's own CPU is the application's, not ours), each run's median.
@@ -28,6 +30,7 @@ import pyvirtualcam
 from vbgcam.backgrounds import ImageBackground
 from vbgcam.compose import Compositor
 from vbgcam.outputs import VirtualCamera
+from vbgcam.outputs.cameras import open_outputs
 from vbgcam.outputs.pipewire.camera import PipeWireCamera
 from vbgcam.pipeline import Pipeline
 from vbgcam.pipewire_sandbox import (
@@ -84,17 +87,23 @@ def _background(folder: Path) -> Path:
 
 
 def run_once(backend: str, seconds: float, background: Path, env: dict[str, str]) -> dict[str, Any]:
-    camera = VirtualCamera(SIZE, FPS, device=None, backend=backend)
+    """One run; ``backend`` names the outputs, joined by '+', each a ``CameraOutput`` as in
+    ``vbgcam run``."""
+    outputs = open_outputs(SIZE, FPS, None, backend.split("+"))
     source = CountingCamera()
     compositor = Compositor(RectangleSegmenter(), ImageBackground(background, SIZE))
-    pipeline = Pipeline(source, compositor, [camera], SIZE, FPS)
+    pipeline = Pipeline(source, compositor, outputs, SIZE, FPS)
     thread = threading.Thread(target=pipeline.run, name="bench-pipeline", daemon=True)
-    consumer = GstConsumer(env) if backend == "pipewire" else None
+    with_pipewire = "pipewire" in backend.split("+")
+    consumer = GstConsumer(env) if with_pipewire else None
     thread.start()
     time.sleep(1.5)  # start-up and the consumer's link
-    sent_before = camera.camera.frames_sent
+    sent_before = pipeline.sender.sent
     cpu_before = time.process_time()
-    pipewire = camera.camera._backend if backend == "pipewire" else None
+    pipewire = next(
+        (o.camera.camera._backend for o in outputs if o.backend == "pipewire" and o.camera),
+        None,
+    )
     producer_before = (
         _process_cpu_s(pipewire._producer.process.pid)
         if isinstance(pipewire, PipeWireCamera)
@@ -105,7 +114,7 @@ def run_once(backend: str, seconds: float, background: Path, env: dict[str, str]
     reader = consumer.reader_thread_id if consumer else None
     reader_before = _process_cpu_s(os.getpid(), reader) if reader else 0.0
     time.sleep(seconds)
-    sent = camera.camera.frames_sent - sent_before
+    sent = pipeline.sender.sent - sent_before
     cpu_s = time.process_time() - cpu_before
     if reader:
         cpu_s -= _process_cpu_s(os.getpid(), reader) - reader_before
@@ -199,35 +208,46 @@ def run_faults(background: Path, env: dict[str, str]) -> dict[str, Any]:
     return faults
 
 
+RUNS = ("null", "pipewire", "null+pipewire")
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     summary: dict[str, dict[str, float]] = {}
-    for backend in ("null", "pipewire"):
+    for backend in RUNS:
         mine = [r for r in runs if r["backend"] == backend]
         keys = [k for k in mine[0] if k != "backend"]
         summary[backend] = {k: statistics.median(r[k] for r in mine) for k in keys}
-    summary["pipewire"]["cpu_ms_added_per_frame"] = (
-        summary["pipewire"]["cpu_ms_per_frame"] - summary["null"]["cpu_ms_per_frame"]
-    )
+    for backend in RUNS[1:]:
+        summary[backend]["cpu_ms_added_per_frame"] = (
+            summary[backend]["cpu_ms_per_frame"] - summary["null"]["cpu_ms_per_frame"]
+        )
     return summary
 
 
 def table(summary: dict[str, dict[str, float]], rounds: int, seconds: float) -> str:
-    pw, null = summary["pipewire"], summary["null"]
+    pw, both, null = summary["pipewire"], summary["null+pipewire"], summary["null"]
+
+    def added(run: dict[str, float]) -> str:
+        ms = run["cpu_ms_added_per_frame"]
+        return f"{ms:.2f} ms ({ms * FPS / 10:.1f} % of a core)"
+
     return "\n".join(
         [
             f"PipeWire camera, {SIZE[0]}x{SIZE[1]} @ {FPS:g} fps, {rounds} rounds of "
-            f"{seconds:g} s per backend, medians:",
-            "| measure | pipewire | null backend |",
-            "|---|---|---|",
-            f"| CPU per output frame (vbgcam + producer) | {pw['cpu_ms_per_frame']:.2f} ms | "
-            f"{null['cpu_ms_per_frame']:.2f} ms |",
-            f"| added by the PipeWire path | {pw['cpu_ms_added_per_frame']:.2f} ms "
-            f"({pw['cpu_ms_added_per_frame'] * FPS / 10:.1f} % of a core) | - |",
-            f"| of which the gst-launch producer | {pw['producer_cpu_ms_per_frame']:.2f} ms | - |",
-            f"| consumer frames per second | {pw['consumer_fps']:.1f} | - |",
+            f"{seconds:g} s per run, medians; whole process plus the producer:",
+            "| measure | pipewire | null + pipewire (both outputs) | null backend |",
+            "|---|---|---|---|",
+            f"| CPU per output frame | {pw['cpu_ms_per_frame']:.2f} ms | "
+            f"{both['cpu_ms_per_frame']:.2f} ms | {null['cpu_ms_per_frame']:.2f} ms |",
+            f"| added over the null output alone | {added(pw)} | {added(both)} | - |",
+            f"| of which the gst-launch producer | {pw['producer_cpu_ms_per_frame']:.2f} ms | "
+            f"{both['producer_cpu_ms_per_frame']:.2f} ms | - |",
+            f"| consumer frames per second | {pw['consumer_fps']:.1f} | "
+            f"{both['consumer_fps']:.1f} | - |",
             f"| latency capture -> consumer, median / p95 | {pw['latency_ms_median']:.1f} / "
-            f"{pw['latency_ms_p95']:.1f} ms | - |",
-            f"| producer rebuilds | {pw['rebuilds']:.0f} | - |",
+            f"{pw['latency_ms_p95']:.1f} ms | {both['latency_ms_median']:.1f} / "
+            f"{both['latency_ms_p95']:.1f} ms | - |",
+            f"| producer rebuilds | {pw['rebuilds']:.0f} | {both['rebuilds']:.0f} | - |",
         ]
     )
 
@@ -256,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = [
             run_once(backend, args.seconds, background, session.env)
             for _ in range(args.rounds)
-            for backend in ("null", "pipewire")
+            for backend in RUNS
         ]
         faults = run_faults(background, session.env)
     finally:

@@ -124,6 +124,13 @@ class VirtualCamera:
         )
         self.device = self.camera.device
 
+    @property
+    def hands_off(self) -> bool:
+        """Whether ``send`` only hands the frame to the backend's own thread (the PipeWire
+        camera converts it into a buffer of its own and returns): then nothing is gained by
+        sending from another thread, and a copy is saved."""
+        return isinstance(getattr(self.camera, "_backend", None), PipeWireCamera)
+
     def consumer_probe(self) -> Callable[[], bool] | None:
         """How on-demand capture learns whether an app reads this camera, when the backend
         can tell (the PipeWire camera); None for a device file, watched through /proc."""

@@ -8,7 +8,9 @@ Each output is a ``CameraOutput``: a thread of its own that opens its camera, se
 newest frame, and, when the camera fails or was never there (no v4l2loopback device yet),
 reports it once and opens it again with backoff. ``send`` only copies the frame into a free
 buffer (0.3 ms at 720p) and returns, so a slow or failing output never holds up the sender
-or the other output.
+or the other output. A camera whose own ``send`` already hands off (the PipeWire camera
+converts into its own buffer and returns) is sent to directly: no copy, no second thread's
+work per frame.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class CameraOutput:
         width, height = size
         self._buffers = [np.zeros((height, width, 3), np.uint8) for _ in range(2)]
         self._fresh: int | None = None  # the buffer holding a frame not yet sent
+        self._failed: tuple[VirtualCamera, str] | None = None  # a hands-off camera that failed
         self._sending: int | None = None
         self._lock = threading.Condition()
         self._stop = threading.Event()
@@ -105,8 +108,18 @@ class CameraOutput:
         return str(self.camera.device) if self.camera is not None else self.label
 
     def send(self, frame_bgr: np.ndarray) -> None:
-        """Keep ``frame_bgr`` for the output's thread (the newest frame wins); never waits
-        on the camera."""
+        """Keep ``frame_bgr`` for the output's thread (the newest frame wins), or hand it
+        straight to a camera that hands off itself; never waits on the camera."""
+        camera = self.camera
+        if camera is not None and camera.hands_off:
+            try:
+                camera.send(frame_bgr)
+            except OutputError as exc:
+                with self._lock:  # the output's thread closes it and opens it again
+                    if self.camera is camera:
+                        self.camera, self._failed = None, (camera, str(exc))
+                        self._lock.notify()
+            return
         with self._lock:
             free = 0 if self._sending != 0 else 1
             np.copyto(self._buffers[free], frame_bgr)
@@ -122,6 +135,9 @@ class CameraOutput:
             log.warning("%s is stuck in a write; leaving it behind", self.label)
             return
         self._close_camera()
+        if self._failed is not None:
+            self._close(self._failed[0])
+            self._failed = None
         if self._holders is not None:  # on-demand's watch has stopped asking by now
             self._holders.close()
             self._holders = None
@@ -163,6 +179,15 @@ class CameraOutput:
         delay_s = RETRY_FIRST_S
         retry_at = time.monotonic() + delay_s
         while not self._stop.is_set():
+            with self._lock:
+                failed, self._failed = self._failed, None
+            if failed is not None:
+                camera, why = failed
+                log.warning("%s failed: %s; opening it again", self.label, why)
+                self.failure = why
+                self._close(camera)
+                delay_s = RETRY_FIRST_S
+                retry_at = time.monotonic() + delay_s
             if self.camera is None:
                 wait_s = retry_at - time.monotonic()
                 if wait_s > 0 and self._stop.wait(min(wait_s, 0.5)):
@@ -192,10 +217,10 @@ class CameraOutput:
 
     def _next_frame(self) -> int | None:
         with self._lock:
-            while self._fresh is None and not self._stop.is_set():
+            while self._fresh is None and self._failed is None and not self._stop.is_set():
                 self._lock.wait(0.5)
-            if self._stop.is_set():
-                return None  # left for the last send in _run
+            if self._stop.is_set() or self._fresh is None:
+                return None  # stopping (the last send is _run's), or a failure to handle
             index, self._fresh = self._fresh, None
             self._sending = index
             return index
@@ -219,10 +244,13 @@ class CameraOutput:
     def _close_camera(self) -> None:
         camera, self.camera = self.camera, None
         if camera is not None:
-            try:
-                camera.close()
-            except Exception:  # a device that vanished may fail to close; it is gone anyway
-                log.debug("closing %s failed", self.label, exc_info=True)
+            self._close(camera)
+
+    def _close(self, camera: VirtualCamera) -> None:
+        try:
+            camera.close()
+        except Exception:  # a device that vanished may fail to close; it is gone anyway
+            log.debug("closing %s failed", self.label, exc_info=True)
 
 
 def _open_virtual_camera(
