@@ -80,11 +80,13 @@ def test_a_device_path_goes_to_the_kernel_camera_and_a_name_to_the_pipewire_came
 
 
 def test_both_outputs_get_every_frame_at_the_camera_rate(
-    recording_backend: type[RecordingBackend], run_pipeline: Callable[[list[FrameSink]], Pipeline]
+    recording_backend: type[RecordingBackend],
+    run_pipeline: Callable[[list[FrameSink]], Pipeline],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sinks = open_sinks(SIZE, FPS, "", ["recording", "flaky"], "")
     first, second = (RecordingBackend.instances[0], RecordingBackend.instances[1])
-    fakes.FlakyBackend.FAIL_EVERY = 10**9  # never fails here: a second healthy output
+    monkeypatch.setattr(fakes.FlakyBackend, "FAIL_EVERY", 10**9)  # a second healthy output
     run_pipeline(sinks)
     assert first.wait_for_frames(60, 10) and second.wait_for_frames(60, 10)
     for backend in (first, second):

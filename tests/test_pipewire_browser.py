@@ -41,6 +41,7 @@ from vbgcam.pipewire_sandbox import (
 background_picture = pipewire_tests.background_picture
 pipewire_env = pipewire_tests.pipewire_env
 running_camera = pipewire_tests.running_camera
+producer = pipewire_tests.producer
 
 BROWSER_ARGS = [
     *CHROMIUM_ARGS,

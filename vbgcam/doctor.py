@@ -273,7 +273,15 @@ def _pipewire_findings(found: pipewire_info.PipeWireStatus) -> list[Finding]:
                 "systemctl --user start wireplumber",
             )
         )
-    if found.gst_sink:
+    if found.native:
+        findings.append(
+            Finding(
+                PASS,
+                f"libpipewire {version} feeds the camera itself (no GStreamer needed; "
+                "a consumer that stalls or leaves never takes the camera from the others)",
+            )
+        )
+    elif found.gst_sink:
         findings.append(Finding(PASS, "GStreamer's pipewiresink is available"))
     else:
         findings.append(

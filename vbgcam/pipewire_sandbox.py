@@ -257,7 +257,8 @@ class GstConsumer:
 
     A consumer without caps after ``pipewiresrc`` hangs, so the size is always given.
     It reads the frames as BT.601, as Chromium does.
-    ``stall`` starts one whose output nobody reads.
+    ``stall`` starts one whose output nobody reads; ``pause_reading`` makes a reading one stop
+    for a while, as an app that is not scheduled on a loaded machine does.
     """
 
     env: dict[str, str]
@@ -266,6 +267,7 @@ class GstConsumer:
     last_frame: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        self._resume_at = 0.0
         width, height = SIZE
         command = [
             "gst-launch-1.0",
@@ -305,6 +307,9 @@ class GstConsumer:
         buffer = bytearray(FRAME_BYTES)
         view = memoryview(buffer)
         while True:
+            pause_s = self._resume_at - time.monotonic()
+            if pause_s > 0:
+                time.sleep(pause_s)
             got = 0
             while got < FRAME_BYTES:
                 chunk = stdout.readinto(view[got:])
@@ -315,6 +320,11 @@ class GstConsumer:
             frame = np.frombuffer(buffer, np.uint8).reshape(SIZE[1], SIZE[0], 3).copy()
             self.frames.append(Received(read_stamp(frame), now))
             self.last_frame = frame
+
+    def pause_reading(self, seconds: float) -> None:
+        """Read nothing for ``seconds`` from the next frame on: the pipe fills, and
+        ``pipewiresrc`` stops taking frames from PipeWire."""
+        self._resume_at = time.monotonic() + seconds
 
     @property
     def reader_thread_id(self) -> int | None:

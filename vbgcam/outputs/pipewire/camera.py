@@ -30,8 +30,14 @@ import numpy as np
 from pyvirtualcam.util import decode_fourcc, encode_fourcc
 
 from vbgcam.outputs.pipewire import info as pipewire_info
+from vbgcam.outputs.pipewire import native
 from vbgcam.outputs.pipewire.links import linked_consumers
-from vbgcam.outputs.pipewire.producer import GstProducer, pixel_format, producer_command
+from vbgcam.outputs.pipewire.producer import (
+    GstProducer,
+    choose_producer,
+    pixel_format,
+    producer_command,
+)
 from vbgcam.outputs.pipewire.stall import StallJudge
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,9 @@ PUBLISH_TIMEOUT_S = 5.0
 # linked (stall.py), and a stuck one is rebuilt within a second of the fault.
 STALL_S = 0.7
 WATCH_TICK_S = 0.1
+# How long a consumer linked since before frames stopped is waited for (stall.py).
+NATIVE_HUNG_S = 10.0
+GST_HUNG_S = 3.0
 # While PipeWire itself is gone, restarts back off from this to that, and the user hears
 # about it once it has lasted this long.
 REBUILD_FIRST_DELAY_S = 0.25
@@ -72,8 +81,12 @@ class PipeWireCamera:
         fourcc: int,
         device: str | None,
         node_name: str = pipewire_info.NODE_NAME,
+        producer: str = "auto",
         **_: Any,
     ) -> None:
+        """``producer``: "native" (libpipewire's stream in a child, ``native.py``),
+        "gstreamer" (gst-launch with ``pipewiresink``), or "auto": native where libpipewire
+        has what it needs, else GStreamer; ``$VBGCAM_PIPEWIRE_PRODUCER`` overrides auto."""
         fmt = decode_fourcc(fourcc)
         if fmt != "24BG":  # BGR, converted here to what this PipeWire's sink takes
             raise RuntimeError(f"the pipewire backend takes BGR frames, not {fmt}")
@@ -86,15 +99,21 @@ class PipeWireCamera:
             )
         self._bgr_shape = (height, width, 3)
         self._description = device or DEFAULT_DESCRIPTION
+        self.producer_kind = choose_producer(producer)
         problem = self._preflight()
         if problem:
             raise RuntimeError(problem)
         version = pipewire_info.library_version()
         self.pixel_format = pixel_format(version)
         self._conversion = CONVERSIONS[self.pixel_format]
-        self._command = producer_command(
-            (width, height), fps, self._description, node_name, version
-        )
+        if self.producer_kind == "native":
+            self._command = native.command(
+                (width, height), fps, self.pixel_format, node_name, self._description
+            )
+        else:
+            self._command = producer_command(
+                (width, height), fps, self._description, node_name, version
+            )
         shape = (height * 3 // 2, width) if self.pixel_format == "I420" else (height, width, 2)
         # Three buffers: one being written, one waiting, one being filled, so neither side
         # ever waits for the other.
@@ -112,7 +131,7 @@ class PipeWireCamera:
         self._rebuilding = False
         self._period_s = 1.0 / fps
         self._node_name = node_name
-        self.stall_judge = StallJudge(self._consumers)
+        self.stall_judge = self._new_stall_judge()
         self._producer = self._start_producer()
         if pipewire_info.session_manager() is None:
             log.warning(
@@ -123,10 +142,14 @@ class PipeWireCamera:
         self._watchdog = threading.Thread(target=self._watch, name="pipewire-watchdog")
         self._writer.start()
         self._watchdog.start()
-        log.info("PipeWire camera '%s' published as node %s", self._description, node_name)
+        log.info(
+            "PipeWire camera '%s' published as node %s (%s)",
+            self._description,
+            node_name,
+            "libpipewire stream" if self.producer_kind == "native" else "gst-launch pipewiresink",
+        )
 
-    @staticmethod
-    def _preflight() -> str | None:
+    def _preflight(self) -> str | None:
         """Cheap checks first, so a machine without PipeWire fails in milliseconds; then
         whether a daemon answers (a stale socket after a crash does not)."""
         path = pipewire_info.socket_path()
@@ -138,7 +161,7 @@ class PipeWireCamera:
         )
         if path is None or not path.exists() or not pipewire_info.daemon_running():
             return no_daemon
-        if not pipewire_info.gst_sink_available():
+        if self.producer_kind == "gstreamer" and not pipewire_info.gst_sink_available():
             return (
                 "GStreamer's pipewiresink is missing; install it with: "
                 "sudo apt install gstreamer1.0-pipewire gstreamer1.0-tools"
@@ -212,6 +235,12 @@ class PipeWireCamera:
                     self._writing = None
                     self._write_started = None
 
+    def _new_stall_judge(self) -> StallJudge:
+        # The native stream drops frames while a consumer holds every buffer and goes on
+        # when it returns them; pipewiresink on 0.3 never does, so it is rebuilt sooner.
+        hung_s = NATIVE_HUNG_S if self.producer_kind == "native" else GST_HUNG_S
+        return StallJudge(self._consumers, hung_s=hung_s)
+
     def _consumers(self) -> dict[int, str] | None:
         return linked_consumers(self._producer.process.pid, self._node_name)
 
@@ -256,7 +285,7 @@ class PipeWireCamera:
                 )
             if reason is not None:
                 self._rebuild(reason)
-                self.stall_judge = StallJudge(self._consumers)
+                self.stall_judge = self._new_stall_judge()
                 seen_state = ""
 
     def consumer_linked(self) -> bool:

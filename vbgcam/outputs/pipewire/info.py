@@ -117,16 +117,22 @@ class PipeWireStatus:
     session_manager: str | None
     gst_sink: bool
     node: bool
+    native: bool = False  # libpipewire can run the native producer (no GStreamer needed)
 
     @property
     def usable(self) -> bool:
-        return self.daemon and self.session_manager is not None and self.gst_sink
+        return self.daemon and self.session_manager is not None and (self.native or self.gst_sink)
+
+    @property
+    def producer(self) -> str:
+        """What would feed the camera: 'native' or 'gstreamer'."""
+        return "native" if self.native else "gstreamer"
 
     def problem(self) -> str | None:
         """The first thing that stops a PipeWire camera, with its fix; None when usable."""
         if self.version is None:
             return f"PipeWire is not installed; install it with: {INSTALL}"
-        if not self.gst_sink:
+        if not self.gst_sink and not self.native:
             return (
                 "GStreamer's pipewiresink is missing; install it with: "
                 "sudo apt install gstreamer1.0-pipewire gstreamer1.0-tools"
@@ -139,8 +145,11 @@ class PipeWireStatus:
 
 
 def status() -> PipeWireStatus:
+    from vbgcam.outputs.pipewire import native  # ctypes only
+
     daemon = daemon_running()
     return PipeWireStatus(
+        native=native.available(),
         version=library_version(),
         daemon=daemon,
         session_manager=session_manager() if daemon else None,

@@ -51,6 +51,28 @@ def _plain(line: str) -> str:
     return line.strip()
 
 
+PRODUCERS = ("native", "gstreamer")
+PRODUCER_ENV = "VBGCAM_PIPEWIRE_PRODUCER"
+
+
+def choose_producer(requested: str = "auto") -> str:
+    """Which child feeds the PipeWire camera: the native stream where libpipewire offers
+    what it needs (0.3.34 or newer), else gst-launch. ``$VBGCAM_PIPEWIRE_PRODUCER`` (native
+    or gstreamer) overrides "auto", for comparing the two."""
+    from vbgcam.outputs.pipewire import native  # ctypes only; loads nothing until asked
+
+    choice = requested
+    if choice == "auto":
+        choice = os.environ.get(PRODUCER_ENV, "auto").strip().lower() or "auto"
+    if choice == "auto":
+        return "native" if native.available() else "gstreamer"
+    if choice not in PRODUCERS:
+        raise RuntimeError(f"unknown PipeWire producer {choice!r}; known: native, gstreamer")
+    if choice == "native" and not native.available():
+        raise RuntimeError("the native PipeWire producer needs libpipewire-0.3 0.3.34 or newer")
+    return choice
+
+
 def safe_description(description: str) -> str:
     """The node's display name without the characters gst-launch's parser treats as syntax."""
     cleaned = re.sub(r'["\\!,;=]', " ", description).strip()
