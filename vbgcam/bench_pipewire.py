@@ -5,7 +5,9 @@ One process, on a private PipeWire (``pipewire_sandbox``), the same pipeline eac
 - ``null``: one output, a pyvirtualcam backend that only counts frames, the baseline;
 - ``pipewire``: one output, our backend with a GStreamer consumer attached, reading every frame;
 - ``null+pipewire``: both outputs at once, as ``vbgcam run`` publishes on Linux (the counting
-  backend stands in for v4l2loopback, which cannot load here).
+  backend stands in for v4l2loopback, which cannot load here);
+- ``pipewire/gstreamer``: one output fed by the gst-launch fallback instead of the native
+  producer, for comparison.
 Reported: the consumer's frames per second and the latency from capture to the consumer
 (median, p95), and CPU milliseconds per output frame: this process plus the ``gst-launch``
 producer (the consumer's own CPU is the application's, not ours), each run's median.
@@ -32,6 +34,7 @@ from vbgcam.compose import Compositor
 from vbgcam.outputs import VirtualCamera
 from vbgcam.outputs.cameras import open_outputs
 from vbgcam.outputs.pipewire.camera import PipeWireCamera
+from vbgcam.outputs.pipewire.producer import PRODUCER_ENV
 from vbgcam.pipeline import Pipeline
 from vbgcam.pipewire_sandbox import (
     FPS,
@@ -86,10 +89,20 @@ def _background(folder: Path) -> Path:
     return path
 
 
-def run_once(backend: str, seconds: float, background: Path, env: dict[str, str]) -> dict[str, Any]:
-    """One run; ``backend`` names the outputs, joined by '+', each a ``CameraOutput`` as in
-    ``vbgcam run``."""
-    outputs = open_outputs(SIZE, FPS, None, backend.split("+"))
+def run_once(run: str, seconds: float, background: Path, env: dict[str, str]) -> dict[str, Any]:
+    """One run; ``run`` names the outputs, joined by '+', each a ``CameraOutput`` as in
+    ``vbgcam run``, and after a '/' the PipeWire producer (default: as ``vbgcam run``)."""
+    backend, _, producer = run.partition("/")
+    saved = os.environ.get(PRODUCER_ENV)
+    if producer:
+        os.environ[PRODUCER_ENV] = producer
+    try:
+        outputs = open_outputs(SIZE, FPS, None, backend.split("+"))
+    finally:
+        if saved is None:
+            os.environ.pop(PRODUCER_ENV, None)
+        else:
+            os.environ[PRODUCER_ENV] = saved
     source = CountingCamera()
     compositor = Compositor(RectangleSegmenter(), ImageBackground(background, SIZE))
     pipeline = Pipeline(source, compositor, outputs, SIZE, FPS)
@@ -122,7 +135,7 @@ def run_once(backend: str, seconds: float, background: Path, env: dict[str, str]
     if isinstance(pipewire, PipeWireCamera):
         producer_s = _process_cpu_s(pipewire._producer.process.pid) - producer_before
     result: dict[str, Any] = {
-        "backend": backend,
+        "backend": run,
         "frames_sent": sent,
         "cpu_ms_per_frame": 1000 * (cpu_s + producer_s) / max(sent, 1),
         "producer_cpu_ms_per_frame": 1000 * producer_s / max(sent, 1),
@@ -157,7 +170,22 @@ def _wait_ready(backend: PipeWireCamera, timeout_s: float = 5.0) -> None:
 
 
 def run_faults(background: Path, env: dict[str, str]) -> dict[str, Any]:
-    """The fault tests' sequence on one camera: what each fault cost in rebuilds."""
+    """The fault tests' sequence on one camera, with each producer: what each fault cost."""
+    results: dict[str, Any] = {}
+    saved = os.environ.get(PRODUCER_ENV)
+    try:
+        for producer in ("native", "gstreamer"):
+            os.environ[PRODUCER_ENV] = producer
+            results[producer] = _faults_with(background, env)
+    finally:
+        if saved is None:
+            os.environ.pop(PRODUCER_ENV, None)
+        else:
+            os.environ[PRODUCER_ENV] = saved
+    return results
+
+
+def _faults_with(background: Path, env: dict[str, str]) -> dict[str, Any]:
     camera = VirtualCamera(SIZE, FPS, device=None, backend="pipewire")
     backend = camera.camera._backend
     assert isinstance(backend, PipeWireCamera)
@@ -208,7 +236,7 @@ def run_faults(background: Path, env: dict[str, str]) -> dict[str, Any]:
     return faults
 
 
-RUNS = ("null", "pipewire", "null+pipewire")
+RUNS = ("null", "pipewire", "null+pipewire", "pipewire/gstreamer")
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -225,31 +253,26 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 
 def table(summary: dict[str, dict[str, float]], rounds: int, seconds: float) -> str:
-    pw, both, null = summary["pipewire"], summary["null+pipewire"], summary["null"]
-
-    def added(run: dict[str, float]) -> str:
-        ms = run["cpu_ms_added_per_frame"]
-        return f"{ms:.2f} ms ({ms * FPS / 10:.1f} % of a core)"
-
-    return "\n".join(
-        [
-            f"PipeWire camera, {SIZE[0]}x{SIZE[1]} @ {FPS:g} fps, {rounds} rounds of "
-            f"{seconds:g} s per run, medians; whole process plus the producer:",
-            "| measure | pipewire | null + pipewire (both outputs) | null backend |",
-            "|---|---|---|---|",
-            f"| CPU per output frame | {pw['cpu_ms_per_frame']:.2f} ms | "
-            f"{both['cpu_ms_per_frame']:.2f} ms | {null['cpu_ms_per_frame']:.2f} ms |",
-            f"| added over the null output alone | {added(pw)} | {added(both)} | - |",
-            f"| of which the gst-launch producer | {pw['producer_cpu_ms_per_frame']:.2f} ms | "
-            f"{both['producer_cpu_ms_per_frame']:.2f} ms | - |",
-            f"| consumer frames per second | {pw['consumer_fps']:.1f} | "
-            f"{both['consumer_fps']:.1f} | - |",
-            f"| latency capture -> consumer, median / p95 | {pw['latency_ms_median']:.1f} / "
-            f"{pw['latency_ms_p95']:.1f} ms | {both['latency_ms_median']:.1f} / "
-            f"{both['latency_ms_p95']:.1f} ms | - |",
-            f"| producer rebuilds | {pw['rebuilds']:.0f} | {both['rebuilds']:.0f} | - |",
-        ]
-    )
+    lines = [
+        f"PipeWire camera, {SIZE[0]}x{SIZE[1]} @ {FPS:g} fps, {rounds} rounds of {seconds:g} s "
+        "per run, medians; CPU of the whole process plus the producer child:",
+        "| outputs | CPU per frame | added over the counting output alone | of which the "
+        "producer | consumer fps | latency median / p95 | rebuilds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in RUNS:
+        row = summary[run]
+        if run == "null":
+            lines.append(f"| {run} | {row['cpu_ms_per_frame']:.2f} ms | - | - | - | - | - |")
+            continue
+        ms = row["cpu_ms_added_per_frame"]
+        lines.append(
+            f"| {run} | {row['cpu_ms_per_frame']:.2f} ms | {ms:.2f} ms "
+            f"({ms * FPS / 10:.1f} % of a core) | {row['producer_cpu_ms_per_frame']:.2f} ms | "
+            f"{row['consumer_fps']:.1f} | {row['latency_ms_median']:.1f} / "
+            f"{row['latency_ms_p95']:.1f} ms | {row['rebuilds']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -292,8 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(table(summary, args.rounds, args.seconds))
         print("\nFaults (watchdog rebuilds, each with how long it took):")
-        for name, result in faults.items():
-            print(f"- {name}: {json.dumps(result)}")
+        for producer, results in faults.items():
+            for name, result in results.items():
+                print(f"- {producer}, {name}: {json.dumps(result)}")
     return 0
 
 

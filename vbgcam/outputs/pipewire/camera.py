@@ -7,7 +7,8 @@ and blue on BGR, refuses BGRx and hangs on RGB.
 
 Three threads, so the sender's ``send`` never waits on PipeWire:
 - the caller converts the frame into a free buffer and hands it over (newest wins);
-- ``pipewire-writer`` writes the newest buffer to the producer's stdin;
+- ``pipewire-writer`` writes the newest buffer to the producer's stdin (the producer is the
+  native libpipewire child, ``native.py``, or gst-launch's ``pipewiresink``, ``producer.py``);
 - ``pipewire-watchdog`` rebuilds the producer within a second when it exits (PipeWire 1.x ends
   it when the first consumer leaves) or PipeWire drops it. When frames stop moving (a write
   blocks, or a linked consumer gets none), it asks PipeWire who is linked before acting
