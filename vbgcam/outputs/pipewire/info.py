@@ -35,7 +35,7 @@ def socket_path(environ: dict[str, str] | None = None) -> Path | None:
     return Path(folder) / remote if folder else None
 
 
-def _run(command: list[str], timeout_s: float = TOOL_TIMEOUT_S) -> str | None:
+def run_tool(command: list[str], timeout_s: float = TOOL_TIMEOUT_S) -> str | None:
     """The tool's standard output, or None when it is missing, fails or hangs."""
     if shutil.which(command[0]) is None:
         return None
@@ -57,7 +57,7 @@ def library_version() -> tuple[int, int, int] | None:
     """The libpipewire this machine links (``pipewire --version``: 'Linked with libpipewire
     0.3.65'), which decides the producer's pipeline; None when PipeWire is not installed."""
     for command in (["pipewire", "--version"], ["pw-cli", "--version"]):
-        text = _run(command)
+        text = run_tool(command)
         if text:
             found = re.findall(r"libpipewire (\d+)\.(\d+)\.(\d+)", text)
             if found:
@@ -74,12 +74,12 @@ def daemon_running(environ: dict[str, str] | None = None) -> bool:
         return False
     if shutil.which("pw-cli") is None:
         return True
-    return _run(["pw-cli", "info", "0"]) is not None
+    return run_tool(["pw-cli", "info", "0"]) is not None
 
 
 def clients() -> list[str]:
     """The application names of the daemon's clients (``pw-cli ls Client``)."""
-    text = _run(["pw-cli", "ls", "Client"]) or ""
+    text = run_tool(["pw-cli", "ls", "Client"]) or ""
     return re.findall(r'application\.name = "([^"]*)"', text)
 
 
@@ -100,13 +100,13 @@ def gst_sink_available() -> bool:
     return (
         shutil.which("gst-launch-1.0") is not None
         # The first run after installing builds GStreamer's plugin registry: seen at 20 s.
-        and _run(["gst-inspect-1.0", "pipewiresink"], GST_INSPECT_TIMEOUT_S) is not None
+        and run_tool(["gst-inspect-1.0", "pipewiresink"], GST_INSPECT_TIMEOUT_S) is not None
     )
 
 
 def node_up(name: str = NODE_NAME) -> bool:
     """Whether a node called ``name`` is published (our camera, as consumers see it)."""
-    text = _run(["pw-cli", "ls", "Node"]) or ""
+    text = run_tool(["pw-cli", "ls", "Node"]) or ""
     return f'node.name = "{name}"' in text
 
 

@@ -13,34 +13,20 @@ frames have stopped, never while they flow.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Callable
 from typing import Any
+
+from vbgcam.outputs.pipewire.info import run_tool
 
 LINK = "PipeWire:Interface:Link"
 NODE = "PipeWire:Interface:Node"
 CLIENT = "PipeWire:Interface:Client"
-DUMP_TIMEOUT_S = 3.0
 
 
-def run_pw_dump(timeout_s: float = DUMP_TIMEOUT_S) -> str | None:
+def run_pw_dump() -> str | None:
     """``pw-dump``'s JSON text, or None when the tool is missing, fails or hangs (a daemon
     that does not answer)."""
-    if shutil.which("pw-dump") is None:
-        return None
-    try:
-        done = subprocess.run(
-            ["pw-dump", "--no-colors"],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
+    return run_tool(["pw-dump", "--no-colors"])
 
 
 def _props(item: dict[str, Any]) -> dict[str, Any]:
