@@ -806,6 +806,17 @@ def test_each_request_is_one_debug_line_without_its_query(
     ]
 
 
+@pytest.mark.parametrize("command", ["pause", "resume", "next", "none"])
+def test_every_ctl_command_finds_the_recorded_port(
+    server: ControlServer, runtime_dir: Path, fake: FakeController, command: str
+) -> None:
+    """The server here is never on 8765: a command that assumed that port would fail."""
+    write_token_file(TOKEN, server.port)
+    result = CliRunner().invoke(ctl_app, [command])
+    assert result.exit_code == 0, result.output
+    assert len(fake.calls) == 1
+
+
 def test_ctl_finds_the_recorded_port_and_never_sends_the_token_elsewhere(
     server: ControlServer, runtime_dir: Path
 ) -> None:

@@ -216,7 +216,7 @@ def color(
 
 @ctl_app.command()
 @_reports_errors
-def none(port: PortOpt = DEFAULT_PORT) -> None:
+def none(port: PortOpt = None) -> None:
     """Send the camera picture as it is, background and all."""
     request(port, "POST", "/api/background", {"mode": "none"})
     typer.echo("background: none")
@@ -224,7 +224,7 @@ def none(port: PortOpt = DEFAULT_PORT) -> None:
 
 @ctl_app.command("next")
 @_reports_errors
-def next_picture(port: PortOpt = DEFAULT_PORT) -> None:
+def next_picture(port: PortOpt = None) -> None:
     """Show the next picture of a folder background."""
     request(port, "POST", "/api/background/next")
     typer.echo("background: next picture")
@@ -232,7 +232,7 @@ def next_picture(port: PortOpt = DEFAULT_PORT) -> None:
 
 @ctl_app.command()
 @_reports_errors
-def pause(port: PortOpt = DEFAULT_PORT) -> None:
+def pause(port: PortOpt = None) -> None:
     """Release the webcam and send the pause picture."""
     request(port, "POST", "/api/pause")
     typer.echo("paused")
@@ -240,7 +240,7 @@ def pause(port: PortOpt = DEFAULT_PORT) -> None:
 
 @ctl_app.command()
 @_reports_errors
-def resume(port: PortOpt = DEFAULT_PORT) -> None:
+def resume(port: PortOpt = None) -> None:
     """Reopen the webcam and go live again."""
     request(port, "POST", "/api/resume")
     typer.echo("resumed")
