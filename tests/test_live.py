@@ -193,6 +193,30 @@ def test_a_process_holding_the_device_is_found(tmp_path: Path) -> None:
     assert consumer.pid not in processes_holding(node, os.getpid())
 
 
+def test_looking_for_holders_leaves_no_directory_open(tmp_path: Path) -> None:
+    """On-demand looks several times a second for hours: every /proc listing it opens must be
+    closed at once, also when it stops early at the holder it found."""
+    import gc
+    import warnings
+
+    node = tmp_path / "video10"
+    node.write_bytes(b"")
+    consumer = subprocess.Popen(
+        [sys.executable, "-c", f"import time; f = open({str(node)!r}); time.sleep(30)"]
+    )
+    try:
+        assert wait_for(lambda: consumer.pid in processes_holding(node, os.getpid()))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            assert consumer.pid in processes_holding(node, os.getpid())
+            gc.collect()
+    finally:
+        consumer.kill()
+        consumer.wait()
+    unclosed = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert unclosed == [], [str(w.message) for w in unclosed]
+
+
 def test_consumer_watch_follows_an_app_that_opens_and_leaves(tmp_path: Path) -> None:
     node = tmp_path / "video10"
     node.write_bytes(b"")

@@ -38,16 +38,18 @@ def processes_holding(device: Path, exclude_pid: int | None = None) -> set[int]:
     """
     target = os.path.realpath(device)
     holders: set[int] = set()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == exclude_pid:
-            continue
-        try:
-            for fd in os.scandir(f"/proc/{entry.name}/fd"):
-                if os.readlink(fd.path) == target:
-                    holders.add(int(entry.name))
-                    break
-        except OSError:
-            continue
+    with os.scandir("/proc") as processes:
+        for entry in processes:
+            if not entry.name.isdigit() or int(entry.name) == exclude_pid:
+                continue
+            try:
+                # Closed on the way out, also when left early: an open scandir iterator holds
+                # a file descriptor until the garbage collector finds it.
+                with os.scandir(f"/proc/{entry.name}/fd") as descriptors:
+                    if any(os.readlink(fd.path) == target for fd in descriptors):
+                        holders.add(int(entry.name))
+            except OSError:
+                continue
     return holders
 
 
