@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -261,6 +262,22 @@ def test_video_plays_at_its_own_rate_whatever_the_camera_rate(
         expected.append(math.floor(t_s * VIDEO_FPS + 1e-6) % VIDEO_FRAMES)
     assert shown == expected
     assert VIDEO_FRAMES - 1 in shown and shown.count(0) >= 2, "the clip did not loop"
+
+
+def test_a_video_with_an_impossible_frame_rate_is_played_at_the_default_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "fast.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 1000, (64, 48))
+    for index in range(3):
+        writer.write(solid(64, 48, (grey_level(index),) * 3))
+    writer.release()
+    with caplog.at_level(logging.WARNING, logger="vbgcam.backgrounds"):
+        background = VideoBackground(path, (64, 48))
+    assert background.fps == VideoBackground.DEFAULT_FPS
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "says 1000 fps" in said[0]
+    assert f"playing it at {VideoBackground.DEFAULT_FPS:g} fps" in said[0], said
 
 
 def test_video_decodes_at_most_one_frame_per_call_when_the_camera_is_faster(

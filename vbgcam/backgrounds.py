@@ -360,7 +360,8 @@ class VideoBackground:
             self._capture.release()
             raise BackgroundError(f"background video {path} is too large; scale it down first")
         if not (math.isfinite(fps) and 1 <= fps <= 240):
-            log.warning("%s does not say its frame rate; playing it at %g fps", path, fps)
+            said = f"says {fps:g} fps" if math.isfinite(fps) and fps > 0 else "says no frame rate"
+            log.warning("%s %s; playing it at %g fps", path, said, self.DEFAULT_FPS)
             fps = self.DEFAULT_FPS
         self.fps = float(fps)
         self._fitter = Fitter(image.shape, size, fit, enlarge=cv2.INTER_LINEAR)
