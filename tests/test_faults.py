@@ -495,6 +495,46 @@ def capture_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "vbgcam-capture-read" and t.is_alive()]
 
 
+class GivesNothing:
+    """A camera that opens but never delivers a frame (unplugged right after opening)."""
+
+    paces_itself = False
+    fps = FPS
+    description = "silent camera"
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        return False
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+def test_a_bug_in_the_camera_reopen_is_raised_not_retried_for_ever() -> None:
+    """An outage (SourceError, OSError) is retried; a TypeError in the factory is a bug, and
+    must end capture with that error, where --debug shows it."""
+    from vbgcam.capture import CaptureThread
+    from vbgcam.ringbuffer import RingBuffer
+
+    attempts: list[int] = []
+
+    def broken_reopen() -> GivesNothing:
+        attempts.append(1)
+        raise TypeError("open_source() got an unexpected keyword argument 'fourc'")
+
+    frames = RingBuffer((SIZE[1], SIZE[0], 3))
+    capture = CaptureThread(GivesNothing(), frames, reopen=broken_reopen)
+    capture.start()
+    try:
+        deadline = time.monotonic() + 6
+        while capture.error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        capture.stop()
+        frames.close()
+    assert isinstance(capture.error, TypeError), f"{len(attempts)} attempts, no error"
+    assert len(attempts) == 1
+
+
 def test_a_one_fps_camera_is_slow_not_lost() -> None:
     from vbgcam.capture import CaptureThread
     from vbgcam.ringbuffer import RingBuffer

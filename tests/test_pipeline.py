@@ -127,6 +127,36 @@ def test_virtual_camera_gets_max_frames_of_the_requested_size_in_bgr(
     assert vbgcam_threads() == []
 
 
+class FailsToClose:
+    """A sink whose device vanished: it takes frames, and its close raises."""
+
+    def send(self, frame_bgr: np.ndarray) -> None:
+        """Taken."""
+
+    def close(self) -> None:
+        raise OSError("No such device")
+
+
+def test_a_sink_that_fails_to_close_does_not_keep_the_recording_from_being_finished(
+    blue_background: Path, tmp_path: Path
+) -> None:
+    from vbgcam.outputs import Recorder
+
+    path = tmp_path / "call.mp4"
+    recorder = Recorder(path, SIZE, FPS)
+    compositor = Compositor(DiffSegmenter(), ImageBackground(blue_background, SIZE))
+    pipeline = Pipeline(
+        DemoSource(SIZE, FPS), compositor, [FailsToClose(), recorder], SIZE, FPS, max_frames=15
+    )
+    pipeline.run()
+    video = cv2.VideoCapture(str(path))
+    read = 0
+    while video.read()[0]:
+        read += 1
+    video.release()
+    assert read == 15, "the recording was left without its index"
+
+
 def test_moving_person_reaches_the_virtual_camera(blue_background: Path) -> None:
     pipeline, backend = build(blue_background, max_frames=10)
     pipeline.run()

@@ -18,8 +18,10 @@ import threading
 import time
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 
+from vbgcam.errors import SourceError
 from vbgcam.ringbuffer import RingBuffer
 from vbgcam.sources import Source
 
@@ -233,7 +235,9 @@ class CaptureThread:
                 if self._still_stuck():
                     raise OSError("its last read has not returned from the driver")
                 source = self.reopen()
-            except Exception as exc:  # unplugged, or taken by another app meanwhile
+            except (SourceError, OSError, cv2.error) as exc:  # unplugged, or taken meanwhile
+                # Anything else (a TypeError in the factory) is a bug, not an outage: it ends
+                # capture and surfaces, instead of being retried for ever.
                 if not warned:
                     log.warning("cannot reopen the camera yet (%s); retrying", exc)
                     warned = True

@@ -217,8 +217,12 @@ class Pipeline:
             self._compose_thread.join(2.0)
         # Also releases the source; a read stuck in a driver closes it once it returns.
         self.capture.stop()
+        # Every sink is closed, also after one fails to: a recording must get its index.
         for sink in self.sinks:
-            sink.close()
+            try:
+                sink.close()
+            except Exception:
+                log.exception("closing %s failed", getattr(sink, "device", type(sink).__name__))
 
     def stats(self) -> RunStats:
         latencies = list(self.sender.latencies_ms)
