@@ -453,3 +453,43 @@ def test_log_json_writes_one_json_object_per_line(tmp_path: Path) -> None:
     entries = [json.loads(line) for line in lines]
     assert {"ts", "level", "logger", "message"} <= set(entries[0])
     assert any(e["message"].startswith("stopped:") for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        pytest.param(
+            "calibrate --camera demo --seconds 0.5 -o plate.xyz", ".png or .jpg", id="ext"
+        ),
+        pytest.param(
+            "calibrate --camera demo --seconds 0.5 -o a_file/plate.png",
+            "a_file is a file, not a folder",
+            id="folder-is-a-file",
+        ),
+        pytest.param(
+            "render demo -o out.mp4 --frames 5 --compare side.xyz", ".png or .jpg", id="compare"
+        ),
+    ],
+)
+def test_a_picture_that_cannot_be_written_is_one_line_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, said: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a folder")
+    result = CliRunner().invoke(app, words(command))
+    assert result.exit_code == 1, result.output
+    assert said in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, cv2.error)
+    assert not (tmp_path / "out.mp4").exists(), "the render ran before the check"
+
+
+def test_calibrate_learns_the_empty_scene_at_the_working_size(tmp_path: Path) -> None:
+    """It keeps every frame it watches, so it keeps them small: 320 px wide, the size the
+    plate segmenter works at (full 720p frames took 660 MB for a few seconds)."""
+    target = tmp_path / "sub" / "plate.png"
+    result = CliRunner().invoke(
+        app, words("calibrate --camera demo --size 1280x720 --seconds 0.5 -o", target)
+    )
+    assert result.exit_code == 0, result.output
+    plate = cv2.imread(str(target))
+    assert plate is not None and plate.shape == (180, 320, 3)

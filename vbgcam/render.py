@@ -17,6 +17,7 @@ import numpy as np
 from vbgcam.compose import Compositor
 from vbgcam.errors import OutputError
 from vbgcam.outputs import RECORD_SUFFIXES, Recorder
+from vbgcam.outputs.still import write_picture
 from vbgcam.sources import Source
 
 
@@ -112,15 +113,10 @@ def render(
                 if not cv2.imwrite(str(path), mask):
                     raise OutputError(f"cannot write mask {path}")
             if compare_png is not None and done == frame_count // 2:
-                _write_png(compare_png, side_by_side(frame, composed))
+                write_picture(compare_png, side_by_side(frame, composed))
             done += 1
             on_frame(done)
         if done == 0:
             raise OutputError("the input gave no frames; nothing was written")
     compose_ms.sort()
     return RenderResult(frames=done, compose_ms_median=compose_ms[len(compose_ms) // 2])
-
-
-def _write_png(path: Path, image: np.ndarray) -> None:
-    if not cv2.imwrite(str(path), image):
-        raise OutputError(f"cannot write picture {path}")
