@@ -24,7 +24,7 @@ from vbgcam.settings import KEYS, build_settings, parse_color
 
 # The gallery of the control tests: one-colour pictures whose colour a test can look for.
 PICTURE_BGR = {"red": (0, 0, 230), "green": (0, 200, 0), "blue": (220, 60, 0)}
-MODES = ("image", "folder", "video", "color", "blur", "none")
+MODES = ("auto", "image", "folder", "video", "color", "blur", "none")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 PAUSED_BGR = (40, 36, 32)
 VIDEO_BGR = (120, 40, 120)
@@ -112,7 +112,7 @@ class FakeController:
                 f"unknown background mode {mode!r}; expected one of: {', '.join(MODES)}"
             )
         accepted: dict[str, Any] = {"mode": mode}
-        if mode in ("image", "folder", "video"):
+        if mode in ("auto", "image", "folder", "video"):
             path = spec.get("path")
             if not isinstance(path, str) or not Path(path).is_absolute():
                 raise ConfigError(f"background {mode} needs an absolute 'path'")

@@ -721,6 +721,17 @@ def test_ctl_commands_reach_the_controller(
     assert fake.calls == [expected_call]
 
 
+def test_ctl_bg_lets_vbgcam_look_inside_a_file_of_no_known_kind(
+    ctl: Any, fake: FakeController, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = tmp_path / "clip.ts"
+    clip.write_bytes(b"\x47" * 188)  # an MPEG transport stream packet's sync bytes
+    monkeypatch.chdir(tmp_path)
+    result = ctl("bg", "clip.ts")
+    assert result.exit_code == 0, result.output
+    assert fake.calls == [("set_background", {"mode": "auto", "path": str(clip)})]
+
+
 def test_ctl_bg_sends_an_absolute_path(
     ctl: Any, fake: FakeController, pictures: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

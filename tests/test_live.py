@@ -107,6 +107,24 @@ def test_a_background_change_reaches_the_virtual_camera_within_a_few_frames(
     assert live.status()["settings"]["background.color"] == "#ff0000"
 
 
+def test_a_video_named_as_no_known_kind_becomes_the_background_as_with_run(
+    running: tuple[LiveController, RecordingBackend], tmp_path: Path
+) -> None:
+    """`ctl bg clip.ts` and `run --bg clip.ts` must decide alike: by what the file is."""
+    from vbgcam.backgrounds import VideoBackground
+
+    live, _backend = running
+    clip = tmp_path / "clip.ts"  # an MJPG stream under a name no list knows
+    writer = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter.fourcc(*"MJPG"), 10, SIZE)
+    for level in (40, 120, 200):
+        writer.write(np.full((SIZE[1], SIZE[0], 3), level, np.uint8))
+    writer.release()
+    (tmp_path / "clip.avi").rename(clip)
+    live.set_background({"mode": "auto", "path": str(clip)})
+    assert isinstance(live._compositor.background, VideoBackground)
+    assert live.status()["settings"]["background.path"] == str(clip)
+
+
 @pytest.mark.parametrize(
     ("changes", "expected_in_message"),
     [

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from vbgcam.errors import BackgroundError
+from vbgcam.file_kinds import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from vbgcam.settings import BackgroundSettings, parse_color
 from vbgcam.shrink import shrink
 
@@ -28,13 +29,6 @@ log = logging.getLogger(__name__)
 
 # A background is shown at most at 4K (8 megapixels); anything far larger is a mistake.
 MAX_IMAGE_PIXELS = 50_000_000
-# Suffixes of the picture formats OpenCV decodes; a folder's other files are skipped.
-IMAGE_SUFFIXES = (
-    ".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".dib", ".tif", ".tiff", ".jp2",
-    ".avif", ".pbm", ".pgm", ".ppm", ".pnm", ".pxm", ".sr", ".ras", ".exr", ".hdr", ".pic",
-)  # fmt: skip
-# What ``mode = "auto"`` takes for a video without trying to decode it as a picture first.
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 
 
 class Background(Protocol):

@@ -36,9 +36,9 @@ from vbgcam.on_demand import ConsumerWatch
 from vbgcam.outputs import FrameSink, open_sinks
 from vbgcam.outputs.cameras import READERS, CameraOutput
 from vbgcam.outputs.still import check_picture_path, write_picture
-from vbgcam.shrink import working_copy
 from vbgcam.pipeline import Pipeline
 from vbgcam.settings import SEGMENTER_NAMES, Settings, load_settings
+from vbgcam.shrink import working_copy
 from vbgcam.sources import DemoSource, VideoFileSource, open_source
 
 log = logging.getLogger("vbgcam")

@@ -23,6 +23,7 @@ from vbgcam.control import (
     read_token_port,
     token_path,
 )
+from vbgcam.file_kinds import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 ctl_app = typer.Typer(
     help="Control a running vbgcam: background, pause, status (talks to 127.0.0.1:PORT).",
@@ -30,7 +31,6 @@ ctl_app = typer.Typer(
 )
 
 TIMEOUT_S = 5.0
-VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 
 PortOpt = Annotated[
     int | None,
@@ -177,12 +177,15 @@ def bg(
         is_folder = absolute.is_dir()
     except (OSError, RuntimeError) as exc:  # a name too long, "~user" of no such user
         raise CtlError(f"cannot use {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    suffix = absolute.suffix.lower()
     if is_folder:
         mode = "folder"
-    elif absolute.suffix.lower() in VIDEO_SUFFIXES:
+    elif suffix in VIDEO_SUFFIXES:
         mode = "video"
-    else:
+    elif suffix in IMAGE_SUFFIXES:
         mode = "image"
+    else:  # a .ts clip, a picture without its suffix: vbgcam looks inside, as `run --bg` does
+        mode = "auto"
     request(port, "POST", "/api/background", {"mode": mode, "path": str(absolute)})
     typer.echo(f"background: {mode} {absolute}")
 

@@ -133,7 +133,8 @@ class LiveController:
 
     def set_background(self, spec: Mapping[str, Any]) -> None:
         mode = spec.get("mode")
-        if mode in ("image", "folder", "video"):
+        if mode in ("auto", "image", "folder", "video"):
+            # auto: a folder, a video or a picture by what the file is, as `run --bg` decides.
             path = spec.get("path")
             if not isinstance(path, str) or not path:
                 raise ConfigError(f"background mode '{mode}' needs a 'path'")
@@ -147,7 +148,7 @@ class LiveController:
             changes = {"background.mode": "none"}
         else:
             raise ConfigError(
-                "background mode must be one of: image, folder, video, color, blur, none"
+                "background mode must be one of: auto, image, folder, video, color, blur, none"
             )
         self.update_settings(changes)
 
