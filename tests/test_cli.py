@@ -493,3 +493,29 @@ def test_calibrate_learns_the_empty_scene_at_the_working_size(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     plate = cv2.imread(str(target))
     assert plate is not None and plate.shape == (180, 320, 3)
+
+
+def test_ctrl_c_at_the_first_run_download_question_downloads_nothing_and_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run's SIGINT handler only asks the run to stop; a prompt waiting for its answer
+    never saw it, and the Enter that came later still downloaded."""
+    import os
+
+    from vbgcam import models_cli
+
+    fetched: list[object] = []
+    monkeypatch.setattr(models_cli, "_can_ask", lambda: True)
+    monkeypatch.setattr(models_cli, "_fetch", lambda *args: fetched.append(args) or [])
+
+    def ctrl_c_then_enter(*_args: object, **_kwargs: object) -> bool:
+        os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C at the question...
+        time.sleep(0.1)
+        return True  # ...and, had it been swallowed, Enter a moment later
+
+    monkeypatch.setattr(models_cli.typer, "confirm", ctrl_c_then_enter)
+    result = CliRunner().invoke(
+        app, words("run --camera demo --device none --frames 5 --no-control --segmenter auto")
+    )
+    assert fetched == [], "the download went ahead after Ctrl-C"
+    assert result.exit_code == 0, result.output

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -439,7 +439,8 @@ def _run(
     out = settings.output
     background = make_background(settings.background, cam.size)
     if settings.segmenter.name in ("auto", "rvm"):
-        offer_pull()  # before the webcam is open: its light stays off while we ask
+        with _ctrl_c_answers(stop_requested):
+            offer_pull()  # before the webcam is open: its light stays off while we ask
         if stop_requested.is_set():
             return
     # The virtual camera first: it is the most likely thing to be missing, and cheap to try.
@@ -488,6 +489,24 @@ def _run(
         stats.latency_ms_median,
         stats.latency_ms_p99,
     )
+
+
+@contextlib.contextmanager
+def _ctrl_c_answers(stop_requested: threading.Event) -> Iterator[None]:
+    """While vbgcam asks a question, Ctrl-C answers it: no download, and the run stops. (The
+    run's own handler only sets ``stop_requested``, which a waiting prompt never sees: a later
+    Enter still downloaded.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo("", err=True)  # the prompt's line stays unfinished otherwise
+        stop_requested.set()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _serve_control(running: contextlib.ExitStack, live: LiveController, settings: Settings) -> None:
