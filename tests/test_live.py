@@ -182,6 +182,25 @@ def test_nobody_watching_releases_the_camera_and_slows_the_output(
     assert wait_for(lambda: CountingDemo.opened == 2, timeout_s=1.5)
 
 
+def test_on_demand_pauses_and_resumes_only_under_the_controllers_lock(
+    running: tuple[LiveController, RecordingBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A viewer arriving while the user presses pause must not interleave with it: every
+    pause decision is taken holding the lock the other controls take."""
+    live, _backend = running
+    held: list[bool] = []
+    decide = live._update_pause
+
+    def recording_decide() -> None:
+        held.append(live._lock._is_owned())  # type: ignore[attr-defined]
+        decide()
+
+    monkeypatch.setattr(live, "_update_pause", recording_decide)
+    live.set_watched(False)
+    live.set_watched(True)
+    assert held and all(held), held
+
+
 def test_status_reports_rates_and_stage_times(
     running: tuple[LiveController, RecordingBackend],
 ) -> None:

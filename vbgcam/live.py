@@ -231,7 +231,6 @@ class LiveController:
             if watched
             else "no application has the virtual camera open: camera released"
         )
-        self._update_pause()
 
     def _update_pause(self) -> None:
         """The camera is released while the user paused or nobody watches."""
