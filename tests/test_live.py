@@ -462,6 +462,72 @@ def test_the_same_upload_twice_at_once_is_kept_once(
     assert [p.name for p in kept] == [Path(str(results[0])).name]
 
 
+def red_png(shade: int = 255) -> bytes:
+    import cv2
+
+    picture = np.zeros((120, 160, 3), np.uint8)
+    picture[:] = (0, 0, shade)
+    return cv2.imencode(".png", picture)[1].tobytes()
+
+
+def test_an_upload_that_cannot_be_stored_is_a_clear_error_not_a_crash(
+    running: tuple[LiveController, RecordingBackend],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The page shows the message (HTTP 4xx), not an internal error (500)."""
+    from vbgcam.errors import BackgroundError
+
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file where the data folder should be")
+    monkeypatch.setenv("XDG_DATA_HOME", str(not_a_folder))
+    live, _ = running
+    with pytest.raises(BackgroundError, match="cannot save the upload"):
+        live.upload_background(red_png())
+
+
+def test_uploads_are_pruned_to_the_newest_and_the_one_shown_is_kept(
+    running: tuple[LiveController, RecordingBackend],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vbgcam import live as live_module
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setattr(live_module, "MAX_UPLOADS_KEPT", 3)
+    live, _ = running
+    stored = []
+    for shade in range(100, 106):
+        stored.append(Path(live.upload_background(red_png(shade))))
+        time.sleep(0.02)  # distinct modification times
+    kept = sorted((tmp_path / "vbgcam" / "backgrounds").glob("upload-*.png"))
+    assert sorted(kept) == sorted(stored[-3:])
+    assert live.settings.background.path == str(stored[-1])
+
+
+def test_a_gallery_folder_that_cannot_be_read_leaves_the_others_listed(
+    running: tuple[LiveController, RecordingBackend],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As root (these machines) no folder is unreadable, so the refusal is simulated."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    live, _ = running
+    shown = Path(live.upload_background(red_png()))
+    uploads = shown.parent
+    real_iterdir = Path.iterdir
+
+    def refuse(self: Path) -> Iterator[Path]:
+        if self == uploads:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    pictures = live.gallery()
+    assert str(shown.resolve()) in pictures  # the one shown, listed on its own
+    assert any("examples" in p for p in pictures), pictures
+
+
 # --- a camera that disappears and comes back
 
 

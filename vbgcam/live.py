@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # Settings that a running pipeline cannot take: the device and camera modes are fixed.
 RESTART_SECTIONS = ("camera", "output", "control")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOADS_KEPT = 50
 PREVIEW_MAX_WIDTH = 640
 
 
@@ -58,6 +59,21 @@ def uploads_dir() -> Path:
     """Where uploaded backgrounds are kept: ``$XDG_DATA_HOME/vbgcam/backgrounds``."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "vbgcam" / "backgrounds"
+
+
+def _prune_uploads(folder: Path, keep: Path) -> None:
+    """Keep the newest ``MAX_UPLOADS_KEPT`` uploads (and always ``keep``, the one shown): each
+    is a full picture, and a page left open for months must not fill the disk."""
+    try:
+        uploads = sorted(
+            (path for path in folder.glob("upload-*.png") if path != keep),
+            key=lambda path: path.stat().st_mtime,
+            reverse=True,
+        )
+        for old in uploads[MAX_UPLOADS_KEPT - 1 :]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:  # pruning is housekeeping: never worth failing an upload
+        log.debug("cannot prune uploads in %s (%s)", folder, exc)
 
 
 class LiveController:
@@ -160,22 +176,26 @@ class LiveController:
         if not ok:
             raise BackgroundError("the upload could not be stored as PNG")
         folder = uploads_dir()
-        folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"upload-{hashlib.sha256(data).hexdigest()[:12]}.png"
-        if not target.exists():
-            # A private temporary name per request: two uploads of one picture at once
-            # (a double click) must not write into the same file.
-            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".png")
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    file.write(encoded.tobytes())
-                os.replace(temporary, target)
-            except OSError as exc:
-                Path(temporary).unlink(missing_ok=True)
-                raise BackgroundError(
-                    f"cannot save the upload in {folder}: {exc.strerror}"
-                ) from None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                # A private temporary name per request: two uploads of one picture at once
+                # (a double click) must not write into the same file.
+                handle, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".png")
+                try:
+                    with os.fdopen(handle, "wb") as file:
+                        file.write(encoded.tobytes())
+                    os.replace(temporary, target)
+                except OSError:
+                    Path(temporary).unlink(missing_ok=True)
+                    raise
+        except OSError as exc:  # a folder we may not write, a parent that is a file, a full disk
+            raise BackgroundError(
+                f"cannot save the upload in {folder}: {exc.strerror or exc}"
+            ) from exc
         self.set_background({"mode": "image", "path": str(target)})
+        _prune_uploads(folder, keep=target)
         return str(target)
 
     def next_background(self) -> None:
@@ -192,15 +212,19 @@ class LiveController:
         if current.path and Path(current.path).is_file():
             pictures.append(str(Path(current.path).resolve()))
         for folder in folders:
-            if folder.is_dir():
-                for picture in sorted(folder.iterdir()):
-                    path = str(picture.resolve())
-                    if (
-                        picture.suffix.lower() in IMAGE_SUFFIXES
-                        and not picture.name.startswith(".")
-                        and path not in pictures
-                    ):
-                        pictures.append(path)
+            try:
+                listing = sorted(folder.iterdir()) if folder.is_dir() else []
+            except OSError as exc:  # a folder we may not read: the others are still listed
+                log.debug("gallery: cannot list %s (%s)", folder, exc)
+                continue
+            for picture in listing:
+                path = str(picture.resolve())
+                if (
+                    picture.suffix.lower() in IMAGE_SUFFIXES
+                    and not picture.name.startswith(".")
+                    and path not in pictures
+                ):
+                    pictures.append(path)
         return pictures
 
     # --- pause ---------------------------------------------------------------------
