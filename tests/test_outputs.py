@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import pyvirtualcam
 
@@ -88,3 +90,36 @@ def test_a_named_camera_reports_why_pipewire_failed_not_modprobe() -> None:
     assert "PipeWire camera 'VBG Camera'" in message
     assert "systemctl --user start pipewire" in message
     assert "modprobe" not in message and "another program sends to it" not in message
+
+
+def test_a_recording_whose_disk_is_full_says_so_instead_of_stopping_silently(
+    tmp_path: Path,
+) -> None:
+    """/dev/full takes every write and keeps none, as a full disk does: OpenCV's writer
+    reports nothing, so the recorder notices that the file stops growing."""
+    from vbgcam.outputs import Recorder
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    path = tmp_path / "call.avi"
+    path.symlink_to("/dev/full")
+    recorder = Recorder(path, (320, 240), 30.0)
+    frame = np.random.default_rng(1).integers(0, 255, (240, 320, 3), np.uint8)
+    try:
+        with pytest.raises(OutputError, match="stopped growing: is its disk full"):
+            for _ in range(1000):
+                recorder.send(frame)
+    finally:
+        recorder.close()
+
+
+def test_a_healthy_recording_is_never_taken_for_a_full_disk(tmp_path: Path) -> None:
+    from vbgcam.outputs import Recorder
+
+    recorder = Recorder(tmp_path / "call.avi", (320, 240), 30.0)
+    rng = np.random.default_rng(2)
+    try:
+        for _ in range(600):  # 130 MB of raw frames: two checks of the file's growth
+            recorder.send(rng.integers(0, 255, (240, 320, 3), np.uint8))
+    finally:
+        recorder.close()

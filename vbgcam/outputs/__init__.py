@@ -8,6 +8,7 @@ to run to fix them.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -149,6 +150,12 @@ class VirtualCamera:
         self.camera.close()
 
 
+# OpenCV's writers report no failed write; a recording whose file has not grown while this
+# much raw video went in (0.8 s of 720p; compressed, far more than any write buffer) is taken
+# as failing: a full disk, a file system gone read-only.
+STALLED_AFTER_RAW_BYTES = 64 * 2**20
+
+
 class Recorder:
     """Writes exactly what the virtual camera shows to a video file, at the output rate."""
 
@@ -169,9 +176,24 @@ class Recorder:
             raise OutputError(f"cannot record to {path}: use a .mp4 or .avi file name")
         self.path = path
         self._closed = False
+        self._size = 0
+        self._raw_since_growth = 0
 
     def send(self, frame_bgr: np.ndarray) -> None:
+        """Write one frame; raises OutputError once the file stops growing."""
         self.writer.write(frame_bgr)
+        self._raw_since_growth += frame_bgr.nbytes
+        if self._raw_since_growth < STALLED_AFTER_RAW_BYTES:
+            return
+        try:
+            size = os.stat(self.path).st_size
+        except OSError as exc:
+            raise OutputError(f"the recording {self.path} is gone: {exc.strerror}") from exc
+        if size <= self._size:
+            raise OutputError(
+                f"the recording {self.path} stopped growing: is its disk full or read-only?"
+            )
+        self._size, self._raw_since_growth = size, 0
 
     def close(self) -> None:
         if not self._closed:
