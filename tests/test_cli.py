@@ -403,19 +403,21 @@ def test_render_stops_after_the_requested_frames(tmp_path: Path, demo_clip: Path
 def test_failed_render_leaves_no_partial_output_and_keeps_the_old_file(
     tmp_path: Path, demo_clip: Path
 ) -> None:
-    output = tmp_path / "out.mp4"
+    output = tmp_path / "out.avi"
     output.write_bytes(b"last week's render")
-    # --compare into a missing folder fails at the middle frame, after half the video is
-    # written.
+    # The disk fills up mid-render: the file being written is /dev/full, which takes every
+    # write and keeps none, so the recorder finds it stopped growing after 24 frames of 720p.
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    rendering.partial_path(output).symlink_to("/dev/full")
     # diff needs no model, so the only line on stderr is the failure under test
-    args = words(
-        "render", demo_clip, "-o", output, "--compare missing/compare.png --segmenter diff"
-    )
+    args = words("render demo -o", output, "--frames 120 --segmenter diff")
     result = vbgcam(*args, cwd=tmp_path)
     assert result.returncode == 1
-    assert stderr_lines(result.stderr) == ["OutputError: cannot write picture missing/compare.png"]
+    lines = stderr_lines(result.stderr)
+    assert len(lines) == 1 and "stopped growing: is its disk full" in lines[0], lines
     assert output.read_bytes() == b"last week's render"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.avi"]
 
 
 def test_render_that_gets_no_frames_keeps_the_old_file(
@@ -468,6 +470,11 @@ def test_log_json_writes_one_json_object_per_line(tmp_path: Path) -> None:
         ),
         pytest.param(
             "render demo -o out.mp4 --frames 5 --compare side.xyz", ".png or .jpg", id="compare"
+        ),
+        pytest.param(
+            "render demo -o out.mp4 --frames 5 --compare missing/side.png",
+            "folder missing does not exist",
+            id="compare-folder",
         ),
     ],
 )
