@@ -30,8 +30,9 @@ demo: setup ## render the demo scene with a beach background to demo-out/, befor
 test: setup ## run the test suite (what CI runs)
 	$(BIN)/python -m pytest
 
-lint: setup ## ruff and mypy
+lint: setup ## ruff (checks and formatting) and mypy --strict (what CI runs before the tests)
 	$(BIN)/ruff check vbgcam tests
+	$(BIN)/ruff format --check vbgcam tests
 	$(BIN)/mypy vbgcam
 
 bench: setup ## speed and whole-process CPU: compositor, live path, `vbgcam run` itself, PipeWire camera

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 Ioctl = Callable[[int, int, bytearray], object]
 
@@ -59,8 +60,8 @@ def fourcc_text(code: int) -> str:
 
 
 def _enumerate(
-    fd: int, ioctl: Ioctl, request: int, layout: struct.Struct, head: tuple
-) -> list[tuple]:
+    fd: int, ioctl: Ioctl, request: int, layout: struct.Struct, head: tuple[int, ...]
+) -> list[tuple[Any, ...]]:
     """Every entry of one V4L2 enumeration: index 0, 1, ... until the driver says EINVAL."""
     entries = []
     for index in range(MAX_ENTRIES):

@@ -23,11 +23,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vbgcam.backgrounds import IMAGE_SUFFIXES, decode_picture, make_background
+from vbgcam.backgrounds import decode_picture, make_background
 from vbgcam.cards import make_card
 from vbgcam.compose import Compositor, matte_for
 from vbgcam.effects import make_effects
 from vbgcam.errors import BackgroundError, ConfigError, VbgcamError
+from vbgcam.file_kinds import IMAGE_SUFFIXES
 from vbgcam.pipeline import Pipeline
 from vbgcam.segmenters import make_segmenter
 from vbgcam.settings import KEYS, BackgroundSettings, Settings, build_settings

@@ -43,7 +43,8 @@ def _generated_room(rng: np.random.Generator, width: int, height: int) -> np.nda
         colour = [int(c) for c in rng.integers(0, 256, 3)]
         cv2.rectangle(room, (x0, y0), (x1, y1), colour, -1)
     texture = cv2.GaussianBlur(rng.normal(0, 12, (height, width)).astype(np.float32), (0, 0), 2)
-    return np.clip(room + texture[:, :, None], 0, 255).astype(np.uint8)
+    scene: np.ndarray = np.clip(room + texture[:, :, None], 0, 255).astype(np.uint8)
+    return scene
 
 
 def calibration_sequences(seed: int = 0) -> Iterator[list[np.ndarray]]:
@@ -111,7 +112,7 @@ def quantize(float_model: Path) -> bytes:
     ]
     feeds = _feeds(float_model)
 
-    class Reader(CalibrationDataReader):
+    class Reader(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime has no types
         def __init__(self) -> None:
             self._next = iter(feeds)
 

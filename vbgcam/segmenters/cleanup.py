@@ -71,4 +71,5 @@ class Solidifier:
         self._flood_mask.fill(0)
         cv2.floodFill(self._padded, self._flood_mask, (0, 0), 128)
         # A scalar is fine as the second operand.
-        return cv2.compare(inside, 128, cv2.CMP_NE, dst=self._solid)  # type: ignore[call-overload]
+        solid: np.ndarray = cv2.compare(inside, 128, cv2.CMP_NE, dst=self._solid)  # type: ignore[call-overload]
+        return solid

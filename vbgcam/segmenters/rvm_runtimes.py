@@ -142,7 +142,8 @@ class OnnxRuntimeMatting:
         buffers.load(rgb)
         self.session.run_with_iobinding(self._bindings[buffers.current])
         buffers.current = 1 - buffers.current
-        return buffers.pha[0, 0]
+        alpha: np.ndarray = buffers.pha[0, 0]
+        return alpha
 
     def reset(self) -> None:
         if self._buffers is not None:
@@ -180,7 +181,8 @@ class OpenCvMatting:
         for target, found in zip(buffers.states[buffers.current], next_states, strict=True):
             np.copyto(target, found.reshape(target.shape))
         np.copyto(buffers.pha, pha.reshape(buffers.pha.shape))
-        return buffers.pha[0, 0]
+        alpha: np.ndarray = buffers.pha[0, 0]
+        return alpha
 
     def reset(self) -> None:
         if self._buffers is not None:
