@@ -347,6 +347,8 @@ def test_sigterm_stops_a_running_camera_with_exit_code_0_within_2_s(tmp_path: Pa
             process.kill()
             process.wait()
     reader.join(timeout=5)
+    assert process.stderr is not None
+    process.stderr.close()
     while (line := lines.get_nowait()) is not None:
         seen.append(line)
     stderr = "".join(seen)

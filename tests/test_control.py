@@ -9,6 +9,8 @@ import os
 import re
 import socket
 import stat
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +24,8 @@ from typer.testing import CliRunner
 
 from tests.control_fakes import PICTURE_BGR, FakeController, corner_bgr, write_pictures
 from vbgcam import control
-from vbgcam.control import (
-    MAX_UPLOAD_BYTES,
-    ControlServer,
+from vbgcam.control import MAX_UPLOAD_BYTES, ControlServer
+from vbgcam.control_token import (
     make_token,
     page_url,
     read_token_file,
@@ -846,3 +847,24 @@ def test_ctl_finds_the_recorded_port_and_never_sends_the_token_elsewhere(
             listener.accept()  # ctl never connected, so the token never left
     assert refused.exit_code == 1
     assert f"port {server.port}, not {other}" in refused.output
+
+
+def test_vbgcam_ctl_loads_neither_opencv_nor_numpy(tmp_path: Path) -> None:
+    """A one-line request must start fast and small: the `vbgcam` command sends `ctl` to the
+    HTTP client alone."""
+    probe = (
+        "import sys\n"
+        "sys.argv = ['vbgcam', 'ctl', 'status']\n"
+        "from vbgcam.entry import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('cv2', 'numpy') if m in sys.modules))\n"
+    )
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))  # no vbgcam runs there
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=30
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+    assert "not running" in done.stdout + done.stderr

@@ -272,7 +272,7 @@ def real_pipeline(recording_backend: Any) -> Iterator[tuple[Any, Any]]:
 def test_clicking_in_the_page_changes_the_real_virtual_camera_frames(
     browser: Any, real_pipeline: tuple[Any, Any]
 ) -> None:
-    from vbgcam.control import make_token
+    from vbgcam.control_token import make_token
 
     live, backend = real_pipeline
     token = make_token()

@@ -56,6 +56,8 @@ def test_a_child_still_running_counts_before_it_ends() -> None:
     finally:
         child.kill()
         child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
 
 
 def test_the_window_gives_cpu_per_frame_and_share_of_a_core() -> None:

@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from tests import fakes
 from vbgcam.backgrounds import make_background
 from vbgcam.compose import Compositor
-from vbgcam.control import ROUTES, ControlServer, make_token
+from vbgcam.control import ROUTES, ControlServer
+from vbgcam.control_token import make_token
 from vbgcam.errors import ConfigError
 from vbgcam.live import LiveController, flat_settings
 from vbgcam.outputs import VirtualCamera

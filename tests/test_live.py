@@ -315,13 +315,17 @@ def process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, queue
         for line in proc.stderr:
             lines.put(line)
 
-    threading.Thread(target=pump, daemon=True).start()
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
     try:
         expect(lines, "running; Ctrl-C stops")
         yield proc, config, lines
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0
+        reader.join(5)
+        assert proc.stderr is not None
+        proc.stderr.close()
 
 
 def expect(lines: queue.Queue[str], text: str, timeout_s: float = 5.0) -> str:
@@ -378,7 +382,8 @@ def test_the_control_api_changes_the_real_virtual_camera_frames(
     import json
     import urllib.request
 
-    from vbgcam.control import ControlServer, make_token
+    from vbgcam.control import ControlServer
+    from vbgcam.control_token import make_token
 
     live, backend = running
     token = make_token()

@@ -27,7 +27,8 @@ from vbgcam import __version__
 from vbgcam.backgrounds import Background, make_background
 from vbgcam.compose import Compositor, compositor_for
 from vbgcam.config_watch import ConfigWatcher
-from vbgcam.control import ControlServer, make_token, remove_token_file, write_token_file
+from vbgcam.control import ControlServer
+from vbgcam.control_token import make_token, remove_token_file, write_token_file
 from vbgcam.ctl import ctl_app
 from vbgcam.errors import ConfigError, SourceError, VbgcamError
 from vbgcam.live import LiveController

@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from vbgcam.control import (
+from vbgcam.control_token import (
     DEFAULT_PORT,
     page_url,
     read_token_file,
