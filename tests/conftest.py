@@ -242,3 +242,16 @@ def with_all_models(rvm_and_selfie_cache: Path, monkeypatch: pytest.MonkeyPatch)
     """Every model (both selfie models and rvm, converted) in ``$XDG_CACHE_HOME`` for this test."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(rvm_and_selfie_cache))
     return rvm_and_selfie_cache
+
+
+# The fixture whose models may come from PyPI when the developer's cache lacks them (the
+# tests that use it, directly or through another fixture, have it in their fixture names).
+MODEL_FIXTURES = {"model_cache"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that may fetch a model are marked ``network``, so ``-m "not network"`` runs the
+    rest offline (the markers are listed in pyproject.toml)."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.network)

@@ -360,12 +360,21 @@ def test_sigterm_stops_a_running_camera_with_exit_code_0_within_2_s(tmp_path: Pa
 
 
 def test_run_records_what_the_virtual_camera_would_show(tmp_path: Path) -> None:
-    args = words("run --camera demo --device none --record out.mp4 --frames 30 --size 320x240")
+    args = words(
+        "run --camera demo --device none --record out.mp4 --frames 30 --size 320x240",
+        "--bg-mode color --color #00ff00 --segmenter diff",
+    )
     result = vbgcam(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     frames = read_video(tmp_path / "out.mp4")
     assert len(frames) == 30
     assert {frame.shape for frame in frames} == {(240, 320, 3)}
+    # What the camera shows: the green background around the person, who moves.
+    green = np.array([0, 255, 0])
+    for frame in frames:
+        corner = frame[:8, :8].reshape(-1, 3).astype(int)
+        assert np.abs(corner - green).max() <= 24, corner.mean(axis=0)
+    assert np.abs(frames[-1].astype(int) - frames[5].astype(int)).max() > 60, "nothing moved"
 
 
 # --- as a subprocess: render

@@ -18,6 +18,8 @@ from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.control_fakes import PICTURE_BGR, FakeController, write_pictures
 from vbgcam.control import ControlServer
 
+pytestmark = pytest.mark.browser
+
 TOKEN = "page-test-token-0123456789abcdef"
 TIMEOUT_MS = 5000
 

@@ -56,7 +56,7 @@ RATE_TOLERANCE = 0.15
 CARD_WITHIN_S = LOST_AFTER_S + 0.5
 CARD = make_card(SIZE, "Camera unavailable")
 
-pytestmark = pytest.mark.usefixtures("recording_backend")
+pytestmark = [pytest.mark.usefixtures("recording_backend"), pytest.mark.slow]
 
 
 def open_fds() -> dict[int, str]:

@@ -162,6 +162,14 @@ def test_moving_person_reaches_the_virtual_camera(blue_background: Path) -> None
     pipeline.run()
     not_blue = [np.any(f.image != BLUE_BGR, axis=-1).mean() for f in backend.frames]
     assert max(not_blue) > 0.01, "no frame showed the moving figure"
+    # The person, and only the person: the room around it is replaced in every frame (a
+    # compositor that fell back to the camera picture would show the room, not blue).
+    assert max(not_blue) < 0.5, "most of the picture is not the background"
+    for received in backend.frames:
+        for corner in corners(received.image):
+            assert (corner == BLUE_BGR).all()
+    shown = [f.image for f in backend.frames if np.any(f.image != BLUE_BGR)]
+    assert any(np.any(a != b) for a, b in itertools.pairwise(shown)), "the figure never moved"
 
 
 @pytest.mark.parametrize(

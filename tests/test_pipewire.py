@@ -46,6 +46,8 @@ from vbgcam.pipewire_sandbox import (
     read_stamp,
 )
 
+pytestmark = pytest.mark.pipewire
+
 
 @pytest.fixture(scope="module")
 def private_pipewire() -> Iterator[PrivatePipeWire]:

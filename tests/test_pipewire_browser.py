@@ -37,6 +37,8 @@ from vbgcam.pipewire_sandbox import (
     busy_processes,
 )
 
+pytestmark = [pytest.mark.pipewire, pytest.mark.browser]
+
 # test_pipewire's fixtures, used here by name: the desktop below provides their PipeWire.
 background_picture = pipewire_tests.background_picture
 pipewire_env = pipewire_tests.pipewire_env
