@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vbgcam import EXAMPLES_DIR
 from vbgcam.compose import compositor_for
 from vbgcam.demo_scene import make_beach
 from vbgcam.devtools.cpu import measure
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     inputs = [*clips, "demo"]
     if not clips:
         print("no ../shared/data: timing the demo scene only", file=sys.stderr)
-    beach_path = Path(__file__).resolve().parent.parent / "examples" / "beach.jpg"
+    beach_path = EXAMPLES_DIR / "beach.jpg"
     if not beach_path.is_file():  # an installed copy without the examples folder
         beach_path = Path(sys.prefix) / "vbgcam-beach.jpg"
         cv2.imwrite(str(beach_path), make_beach(1920, 1080))

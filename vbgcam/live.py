@@ -23,6 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vbgcam import EXAMPLES_DIR
 from vbgcam.backgrounds import decode_picture, make_background
 from vbgcam.cards import make_card
 from vbgcam.compose import Compositor, matte_for
@@ -205,7 +206,7 @@ class LiveController:
             advance()
 
     def gallery(self) -> list[str]:
-        folders = [uploads_dir(), Path(__file__).resolve().parent.parent / "examples"]
+        folders = [uploads_dir(), EXAMPLES_DIR]
         current = self.settings.background
         if current.path and Path(current.path).is_dir():
             folders.append(Path(current.path))

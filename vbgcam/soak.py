@@ -39,6 +39,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from vbgcam import EXAMPLES_DIR
 from vbgcam.compose import compositor_for
 from vbgcam.demo_scene import make_beach
 from vbgcam.devtools.cpu import process_cpu_s
@@ -161,7 +162,7 @@ def rss_mib() -> float:
 
 
 def _background_path() -> Path:
-    path = Path(__file__).resolve().parent.parent / "examples" / "beach.jpg"
+    path = EXAMPLES_DIR / "beach.jpg"
     if not path.is_file():  # an installed copy without the examples folder
         path = Path(sys.prefix) / "vbgcam-beach.jpg"
         if not path.is_file():

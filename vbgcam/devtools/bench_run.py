@@ -23,6 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from vbgcam import EXAMPLES_DIR
 from vbgcam.devtools.cpu import process_cpu_s
 
 FPS = 30.0
@@ -40,7 +41,7 @@ class RunRow:
 
 
 def _beach() -> Path:
-    path = Path(__file__).resolve().parents[2] / "examples" / "beach.jpg"
+    path = EXAMPLES_DIR / "beach.jpg"
     if not path.is_file():  # an installed copy without the examples folder
         import cv2
 
