@@ -270,7 +270,7 @@ def _pipewire_findings(found: pipewire_info.PipeWireStatus) -> list[Finding]:
             Finding(
                 WARN,
                 "no session manager: consumers would never be linked to the camera",
-                "systemctl --user start wireplumber",
+                pipewire_info.START_SESSION_MANAGER,
             )
         )
     if found.native:
@@ -288,7 +288,7 @@ def _pipewire_findings(found: pipewire_info.PipeWireStatus) -> list[Finding]:
             Finding(
                 WARN,
                 "GStreamer's pipewiresink is missing",
-                "sudo apt install gstreamer1.0-pipewire gstreamer1.0-tools",
+                pipewire_info.INSTALL_GST_SINK,
             )
         )
     if found.node:

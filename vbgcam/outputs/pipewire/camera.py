@@ -137,7 +137,7 @@ class PipeWireCamera:
         if pipewire_info.session_manager() is None:
             log.warning(
                 "PipeWire runs without a session manager: apps will list 'VBG Camera' but "
-                "never get a frame; start one with: systemctl --user start wireplumber"
+                f"never get a frame; start one with: {pipewire_info.START_SESSION_MANAGER}"
             )
         self._writer = threading.Thread(target=self._write_frames, name="pipewire-writer")
         self._watchdog = threading.Thread(target=self._watch, name="pipewire-watchdog")
@@ -163,10 +163,7 @@ class PipeWireCamera:
         if path is None or not path.exists() or not pipewire_info.daemon_running():
             return no_daemon
         if self.producer_kind == "gstreamer" and not pipewire_info.gst_sink_available():
-            return (
-                "GStreamer's pipewiresink is missing; install it with: "
-                "sudo apt install gstreamer1.0-pipewire gstreamer1.0-tools"
-            )
+            return pipewire_info.GST_SINK_MISSING
         return None
 
     def _start_producer(self) -> GstProducer:

@@ -20,6 +20,10 @@ SESSION_MANAGERS = ("WirePlumber", "pipewire-media-session")
 PACKAGES = "pipewire wireplumber gstreamer1.0-pipewire gstreamer1.0-tools"
 INSTALL = f"sudo apt install {PACKAGES}"
 START = "systemctl --user start pipewire wireplumber"
+# The fixes each PipeWire problem names, in one place: the camera's errors, doctor, devices.
+INSTALL_GST_SINK = "sudo apt install gstreamer1.0-pipewire gstreamer1.0-tools"
+START_SESSION_MANAGER = "systemctl --user start wireplumber"
+GST_SINK_MISSING = f"GStreamer's pipewiresink is missing; install it with: {INSTALL_GST_SINK}"
 TOOL_TIMEOUT_S = 3.0
 GST_INSPECT_TIMEOUT_S = 30.0
 
@@ -133,10 +137,7 @@ class PipeWireStatus:
         if self.version is None:
             return f"PipeWire is not installed; install it with: {INSTALL}"
         if not self.gst_sink and not self.native:
-            return (
-                "GStreamer's pipewiresink is missing; install it with: "
-                "sudo apt install gstreamer1.0-pipewire gstreamer1.0-tools"
-            )
+            return GST_SINK_MISSING
         if not self.daemon:
             return f"no PipeWire daemon is running for this user; start it with: {START}"
         if self.session_manager is None:
