@@ -450,17 +450,21 @@ def test_two_quick_changes_both_stay(running: tuple[LiveController, RecordingBac
     assert type(live.pipeline.compositor.segmenter).__name__ == "BackgroundModelSegmenter"
 
 
+def red_png(shade: int = 255) -> bytes:
+    import cv2
+
+    picture = np.zeros((120, 160, 3), np.uint8)
+    picture[:] = (0, 0, shade)
+    return cv2.imencode(".png", picture)[1].tobytes()
+
+
 def test_the_same_upload_twice_at_once_is_kept_once(
     running: tuple[LiveController, RecordingBackend],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import cv2
-
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    picture = np.zeros((120, 160, 3), np.uint8)
-    picture[:] = (0, 0, 255)
-    data = cv2.imencode(".png", picture)[1].tobytes()
+    data = red_png()
     live, _ = running
     results: list[object] = []
 
@@ -478,14 +482,6 @@ def test_the_same_upload_twice_at_once_is_kept_once(
     assert len(set(map(str, results))) == 1 and isinstance(results[0], str), results
     kept = list((tmp_path / "vbgcam" / "backgrounds").iterdir())
     assert [p.name for p in kept] == [Path(str(results[0])).name]
-
-
-def red_png(shade: int = 255) -> bytes:
-    import cv2
-
-    picture = np.zeros((120, 160, 3), np.uint8)
-    picture[:] = (0, 0, shade)
-    return cv2.imencode(".png", picture)[1].tobytes()
 
 
 def test_an_upload_that_cannot_be_stored_is_a_clear_error_not_a_crash(

@@ -16,7 +16,7 @@ import numpy as np
 
 from vbgcam.compose import Compositor
 from vbgcam.errors import OutputError
-from vbgcam.outputs import RECORD_SUFFIXES, Recorder
+from vbgcam.outputs import Recorder, check_video_path
 from vbgcam.outputs.still import write_picture
 from vbgcam.sources import Source
 
@@ -34,14 +34,7 @@ def partial_path(output: Path) -> Path:
 
 def check_output(output: Path) -> None:
     """Fail before any work on an output that cannot be written."""
-    try:
-        folder_found = output.parent.is_dir()
-    except OSError as exc:  # a name too long, a folder we may not enter
-        raise OutputError(f"cannot write {output}: {exc.strerror}") from None
-    if not folder_found:
-        raise OutputError(f"cannot write {output}: folder {output.parent} does not exist")
-    if output.suffix.lower() not in RECORD_SUFFIXES:
-        raise OutputError(f"cannot write {output}: use a .mp4 or .avi file name")
+    check_video_path(output, "write")
 
 
 @contextlib.contextmanager

@@ -156,19 +156,25 @@ class VirtualCamera:
 STALLED_AFTER_RAW_BYTES = 64 * 2**20
 
 
+def check_video_path(path: Path, doing: str) -> None:
+    """Raise OutputError ("cannot {doing} {path}: ...") unless ``path`` can take a video: its
+    folder exists and its name is one of ``RECORD_SUFFIXES``. Checked before any work, since
+    FFmpeg prints its own lines about a container it cannot fill."""
+    try:
+        folder_found = path.parent.is_dir()
+    except OSError as exc:  # a name too long, a folder we may not enter
+        raise OutputError(f"cannot {doing} {path}: {exc.strerror}") from None
+    if not folder_found:
+        raise OutputError(f"cannot {doing} {path}: folder {path.parent} does not exist")
+    if path.suffix.lower() not in RECORD_SUFFIXES:
+        raise OutputError(f"cannot {doing} {path}: use a .mp4 or .avi file name")
+
+
 class Recorder:
     """Writes exactly what the virtual camera shows to a video file, at the output rate."""
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float) -> None:
-        try:
-            folder_found = path.parent.is_dir()
-        except OSError as exc:  # a name too long, a folder we may not enter
-            raise OutputError(f"cannot record to {path}: {exc.strerror}") from None
-        if not folder_found:
-            raise OutputError(f"cannot record to {path}: folder {path.parent} does not exist")
-        # Checked here: FFmpeg prints its own lines about a container it cannot fill.
-        if path.suffix.lower() not in RECORD_SUFFIXES:
-            raise OutputError(f"cannot record to {path}: use a .mp4 or .avi file name")
+        check_video_path(path, "record to")
         fourcc = cv2.VideoWriter.fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
         self.writer = cv2.VideoWriter(str(path), fourcc, fps, size)
         if not self.writer.isOpened():
