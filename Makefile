@@ -36,14 +36,14 @@ lint: setup ## ruff (checks and formatting) and mypy --strict (what CI runs befo
 	$(BIN)/mypy vbgcam
 
 bench: setup ## speed and whole-process CPU: compositor, live path, `vbgcam run` itself, PipeWire camera
-	$(BIN)/python -m vbgcam.bench
-	$(BIN)/python -m vbgcam.bench --idle
-	$(BIN)/python -m vbgcam.bench_pipeline
+	$(BIN)/python -m vbgcam.devtools.bench
+	$(BIN)/python -m vbgcam.devtools.bench --idle
+	$(BIN)/python -m vbgcam.devtools.bench_pipeline
 	$(BIN)/python -m vbgcam.devtools.bench_run
-	$(BIN)/python -m vbgcam.bench_pipewire
+	$(BIN)/python -m vbgcam.devtools.bench_pipewire
 
 soak: setup ## 10 minutes of the live pipeline: RSS growth, output fps, dropped frames, warnings (not in CI)
-	$(BIN)/python -m vbgcam.soak $(ARGS)
+	$(BIN)/python -m vbgcam.devtools.soak $(ARGS)
 
 quality: setup ## mask quality on ../shared/data: human-seg photos and generated webcam clips
 	$(BIN)/vbgcam eval $(ARGS)

@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 
 from tests.chromium import CHROMIUM
+from vbgcam.devtools.pipewire_sandbox import PrivatePipeWire, end_processes, spawn_logged
+from vbgcam.devtools.pipewire_sandbox import missing_parts as pipewire_missing_parts
 from vbgcam.outputs.pipewire import info as pipewire_info
-from vbgcam.pipewire_sandbox import PrivatePipeWire, end_processes, spawn_logged
-from vbgcam.pipewire_sandbox import missing_parts as pipewire_missing_parts
 
 LIBEXEC = Path("/usr/libexec")
 PERMISSION_STORE = LIBEXEC / "xdg-permission-store"

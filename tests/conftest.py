@@ -15,9 +15,9 @@ import pytest
 
 from tests import fakes
 from vbgcam import models
-from vbgcam.demo_scene import DemoScene
 from vbgcam.errors import VbgcamError
 from vbgcam.models.rvm_onnx import ensure_converted, ensure_quantized
+from vbgcam.sources.demo_scene import DemoScene
 
 CLIP_SIZE = (320, 240)
 CLIP_FPS = 30.0
@@ -144,7 +144,7 @@ def decode_all(path: Path) -> list[np.ndarray]:
     """Every frame of an MJPG video file as a source delivers it: its JPEGs read as a camera
     hands them over, decoded by ``MjpegDecoder`` (which ``test_mjpeg`` holds to OpenCV's
     ``cv2.imdecode``), so a test can tell exactly which frame it was given."""
-    from vbgcam.mjpeg import MjpegDecoder
+    from vbgcam.sources.mjpeg import MjpegDecoder
 
     capture = cv2.VideoCapture(str(path))
     assert capture.set(cv2.CAP_PROP_FORMAT, -1)  # FFmpeg's raw mode: the packets

@@ -1,7 +1,7 @@
 """A stand-in for the running pipeline behind the control server.
 
-``FakeController`` implements ``vbgcam.control_api.Controller`` the way the pipeline does
-where a client can tell: it validates with the real parsers (``vbgcam.settings``) and real
+``FakeController`` implements ``vbgcam.control.api.Controller`` the way the pipeline does
+where a client can tell: it validates with the real parsers (``vbgcam.config.settings``) and real
 decoding (``cv2.imdecode``), refuses with the same exception families and changes nothing
 then, and renders a preview (the demo scene's person over the current background) whose
 pixels follow the background, so a test can see a change in the next frames.
@@ -18,9 +18,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vbgcam.demo_scene import DemoScene
+from vbgcam.config.settings import KEYS, build_settings, parse_color
 from vbgcam.errors import BackgroundError, ConfigError
-from vbgcam.settings import KEYS, build_settings, parse_color
+from vbgcam.sources.demo_scene import DemoScene
 
 # The gallery of the control tests: one-colour pictures whose colour a test can look for.
 PICTURE_BGR = {"red": (0, 0, 230), "green": (0, 200, 0), "blue": (220, 60, 0)}

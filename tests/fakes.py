@@ -16,9 +16,9 @@ import pyvirtualcam
 from pyvirtualcam.camera import FrameShapes, PixelFormat
 from pyvirtualcam.util import decode_fourcc
 
-from vbgcam.demo_scene import DemoScene
 from vbgcam.segmenters.diff import DiffSegmenter
 from vbgcam.sources import Source
+from vbgcam.sources.demo_scene import DemoScene
 
 BACKEND_NAME = "recording"
 UNPLUGGED_BACKEND_NAME = "unplugged"

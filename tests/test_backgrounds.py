@@ -21,9 +21,9 @@ from vbgcam.backgrounds import (
     fit_image,
     make_background,
 )
+from vbgcam.config.settings import BackgroundSettings
 from vbgcam.effects import Effects, Mirror, Overlay, make_effects
 from vbgcam.errors import BackgroundError
-from vbgcam.settings import BackgroundSettings
 
 RED = (0, 0, 255)
 GREEN = (0, 255, 0)

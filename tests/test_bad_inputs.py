@@ -29,15 +29,15 @@ from tests.fakes import RecordingBackend
 from vbgcam import models
 from vbgcam.backgrounds import make_background
 from vbgcam.compose import Compositor
-from vbgcam.config_watch import ConfigWatcher
-from vbgcam.live import LiveController
+from vbgcam.config.settings import load_settings
+from vbgcam.config.watch import ConfigWatcher
 from vbgcam.outputs import VirtualCamera
-from vbgcam.pipeline import Pipeline
+from vbgcam.pipeline.live import LiveController
+from vbgcam.pipeline.wiring import Pipeline
 from vbgcam.segmenters.diff import DiffSegmenter
-from vbgcam.settings import load_settings
 from vbgcam.sources import DemoSource
 
-VBGCAM = [sys.executable, "-m", "vbgcam.cli"]
+VBGCAM = [sys.executable, "-m", "vbgcam.cli.app"]
 # The composited frames go nowhere and stop after two, so a row whose input is (wrongly)
 # accepted ends at once with exit code 0 instead of hanging.
 RUN = "run --camera demo --device none --no-control --segmenter diff --size 160x120 --frames 2"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vbgcam.bench_all import _json_of
+from vbgcam.devtools.bench_all import _json_of
 
 
 def test_a_document_after_a_notice_line_is_found_whole() -> None:

@@ -10,8 +10,8 @@ from typing import ClassVar
 
 import pytest
 
-from vbgcam import camera_modes
-from vbgcam.camera_modes import (
+from vbgcam.sources import camera_modes
+from vbgcam.sources.camera_modes import (
     CONTINUOUS,
     DISCRETE,
     FMTDESC,

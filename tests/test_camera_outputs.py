@@ -20,13 +20,13 @@ from tests import fakes
 from tests.fakes import HangingBackend, RecordingBackend, UnpluggedBackend
 from vbgcam.backgrounds import ColorBackground
 from vbgcam.compose import Compositor
+from vbgcam.config.settings import build_settings, load_settings
 from vbgcam.errors import ConfigError, OutputError
 from vbgcam.outputs import FrameSink, VirtualCamera, open_sinks
 from vbgcam.outputs import cameras as camera_outputs
 from vbgcam.outputs.cameras import CameraOutput, default_backends, device_for, open_outputs
-from vbgcam.pipeline import Pipeline
+from vbgcam.pipeline.wiring import Pipeline
 from vbgcam.segmenters.diff import DiffSegmenter
-from vbgcam.settings import build_settings, load_settings
 from vbgcam.sources import DemoSource
 
 SIZE = (320, 180)

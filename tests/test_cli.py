@@ -21,16 +21,16 @@ from typer.testing import CliRunner
 from tests.conftest import CLIP_FRAMES, CLIP_SIZE, v4l2loopback_present
 from tests.fakes import RecordingBackend
 from vbgcam import __version__
-from vbgcam import render as rendering
 from vbgcam.backgrounds import ImageBackground
-from vbgcam.cli import app
+from vbgcam.cli.app import app
 from vbgcam.compose import Compositor
 from vbgcam.errors import OutputError
-from vbgcam.render import partial_path
+from vbgcam.pipeline import render as rendering
+from vbgcam.pipeline.render import partial_path
 from vbgcam.segmenters.diff import DiffSegmenter
 from vbgcam.sources import VideoFileSource
 
-VBGCAM = [sys.executable, "-m", "vbgcam.cli"]
+VBGCAM = [sys.executable, "-m", "vbgcam.cli.app"]
 
 
 @pytest.fixture(autouse=True)
@@ -520,7 +520,7 @@ def test_ctrl_c_at_the_first_run_download_question_downloads_nothing_and_stops(
     never saw it, and the Enter that came later still downloaded."""
     import os
 
-    from vbgcam import models_cli
+    from vbgcam.cli import models as models_cli
 
     fetched: list[object] = []
     monkeypatch.setattr(models_cli, "_can_ask", lambda: True)

@@ -26,11 +26,11 @@ from vbgcam.compose import (
     blend_binary,
     compositor_for,
 )
-from vbgcam.demo_scene import DemoScene
+from vbgcam.config.settings import BackgroundSettings, build_settings
 from vbgcam.effects import Effects, Mirror
 from vbgcam.errors import BackgroundError
 from vbgcam.segmenters.diff import DiffSegmenter
-from vbgcam.settings import BackgroundSettings, build_settings
+from vbgcam.sources.demo_scene import DemoScene
 
 SIZE = (640, 360)
 FPS = 30.0

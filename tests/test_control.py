@@ -23,9 +23,10 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.control_fakes import PICTURE_BGR, FakeController, corner_bgr, write_pictures
-from vbgcam import control
-from vbgcam.control import MAX_UPLOAD_BYTES, ControlServer
-from vbgcam.control_token import (
+from vbgcam.control import server as control
+from vbgcam.control.client import ctl_app
+from vbgcam.control.server import MAX_UPLOAD_BYTES, ControlServer
+from vbgcam.control.token import (
     make_token,
     page_url,
     read_token_file,
@@ -33,7 +34,6 @@ from vbgcam.control_token import (
     token_path,
     write_token_file,
 )
-from vbgcam.ctl import ctl_app
 from vbgcam.errors import ConfigError
 
 TOKEN = "test-token-0123456789abcdefghij"
@@ -808,10 +808,12 @@ def test_status_without_numbers_yet_is_still_json_for_a_browser(
 def test_each_request_is_one_debug_line_without_its_query(
     server: ControlServer, caplog: pytest.LogCaptureFixture, pictures: dict[str, Path]
 ) -> None:
-    with caplog.at_level("DEBUG", logger="vbgcam.control"):
+    with caplog.at_level("DEBUG", logger="vbgcam.control.server"):
         call(server, "GET", f"/api/gallery/thumb?path={pictures['red']}")
         call(server, "POST", "/api/pause", token=None)
-    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "vbgcam.control"]
+    lines = [
+        (r.levelname, r.getMessage()) for r in caplog.records if r.name == "vbgcam.control.server"
+    ]
     assert lines == [
         ("DEBUG", "control: GET /api/gallery/thumb -> 200"),
         ("DEBUG", "control: POST /api/pause -> 401"),

@@ -16,7 +16,7 @@ import pytest
 
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.control_fakes import PICTURE_BGR, FakeController, write_pictures
-from vbgcam.control import ControlServer
+from vbgcam.control.server import ControlServer
 
 pytestmark = pytest.mark.browser
 
@@ -240,11 +240,11 @@ def real_pipeline(recording_backend: Any) -> Iterator[tuple[Any, Any]]:
 
     from vbgcam.backgrounds import make_background
     from vbgcam.compose import Compositor
-    from vbgcam.live import LiveController
+    from vbgcam.config.settings import build_settings
     from vbgcam.outputs import VirtualCamera
-    from vbgcam.pipeline import Pipeline
+    from vbgcam.pipeline.live import LiveController
+    from vbgcam.pipeline.wiring import Pipeline
     from vbgcam.segmenters.diff import DiffSegmenter
-    from vbgcam.settings import build_settings
     from vbgcam.sources import DemoSource
 
     size = (320, 240)
@@ -274,7 +274,7 @@ def real_pipeline(recording_backend: Any) -> Iterator[tuple[Any, Any]]:
 def test_clicking_in_the_page_changes_the_real_virtual_camera_frames(
     browser: Any, real_pipeline: tuple[Any, Any]
 ) -> None:
-    from vbgcam.control_token import make_token
+    from vbgcam.control.token import make_token
 
     live, backend = real_pipeline
     token = make_token()

@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from vbgcam.demo_scene import DemoScene
+from vbgcam.config.settings import SegmenterSettings
 from vbgcam.evaluation.metrics import iou
 from vbgcam.segmenters import make_segmenter
 from vbgcam.segmenters.cleanup import Solidifier, solidify
 from vbgcam.segmenters.diff import ORIGINAL_STRIP_ROWS, DiffSegmenter
-from vbgcam.settings import SegmenterSettings
+from vbgcam.sources.demo_scene import DemoScene
 
 
 def solid(bgr: tuple[int, int, int], shape: tuple[int, int] = (4, 6)) -> np.ndarray:

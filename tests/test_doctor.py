@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from vbgcam.cli import app
+from vbgcam.cli.app import app
 from vbgcam.doctor import FAIL, PASS, WARN, diagnose, video_devices
 from vbgcam.outputs.pipewire.info import PipeWireStatus
 

@@ -36,12 +36,12 @@ from tests.fakes import (
     numbered_frame,
 )
 from vbgcam.backgrounds import Background, ColorBackground, PassthroughBackground
-from vbgcam.capture import LOST_AFTER_S
-from vbgcam.cards import make_card
 from vbgcam.compose import Compositor
 from vbgcam.errors import SourceError
 from vbgcam.outputs import VirtualCamera
-from vbgcam.pipeline import Pipeline
+from vbgcam.pipeline.capture import LOST_AFTER_S
+from vbgcam.pipeline.cards import make_card
+from vbgcam.pipeline.wiring import Pipeline
 from vbgcam.segmenters import Segmenter
 from vbgcam.segmenters.diff import DiffSegmenter
 from vbgcam.sources import Source, VideoFileSource
@@ -512,8 +512,8 @@ class GivesNothing:
 def test_a_bug_in_the_camera_reopen_is_raised_not_retried_for_ever() -> None:
     """An outage (SourceError, OSError) is retried; a TypeError in the factory is a bug, and
     must end capture with that error, where --debug shows it."""
-    from vbgcam.capture import CaptureThread
-    from vbgcam.ringbuffer import RingBuffer
+    from vbgcam.pipeline.capture import CaptureThread
+    from vbgcam.pipeline.ringbuffer import RingBuffer
 
     attempts: list[int] = []
 
@@ -536,8 +536,8 @@ def test_a_bug_in_the_camera_reopen_is_raised_not_retried_for_ever() -> None:
 
 
 def test_a_one_fps_camera_is_slow_not_lost() -> None:
-    from vbgcam.capture import CaptureThread
-    from vbgcam.ringbuffer import RingBuffer
+    from vbgcam.pipeline.capture import CaptureThread
+    from vbgcam.pipeline.ringbuffer import RingBuffer
     from vbgcam.sources import DemoSource
 
     lost: list[bool] = []
@@ -580,8 +580,8 @@ class HangsAfterOneFrame:
 
 
 def test_a_camera_that_keeps_hanging_is_not_reopened_while_its_read_is_stuck() -> None:
-    from vbgcam.capture import CaptureThread
-    from vbgcam.ringbuffer import RingBuffer
+    from vbgcam.pipeline.capture import CaptureThread
+    from vbgcam.pipeline.ringbuffer import RingBuffer
 
     release = threading.Event()
     opened: list[HangsAfterOneFrame] = []
@@ -608,8 +608,8 @@ def test_a_camera_that_keeps_hanging_is_not_reopened_while_its_read_is_stuck() -
 def test_a_sink_failing_in_two_ways_is_logged_once_per_way(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from vbgcam.ringbuffer import RingBuffer
-    from vbgcam.sender import FrameSender
+    from vbgcam.pipeline.ringbuffer import RingBuffer
+    from vbgcam.pipeline.sender import FrameSender
 
     class TwoFaults:
         device = "/dev/video10"

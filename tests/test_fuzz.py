@@ -29,14 +29,7 @@ from hypothesis import strategies as st
 from tests import fakes
 from vbgcam.backgrounds import make_background
 from vbgcam.compose import Compositor
-from vbgcam.control import ROUTES, ControlServer
-from vbgcam.control_token import make_token
-from vbgcam.errors import ConfigError
-from vbgcam.live import LiveController, flat_settings
-from vbgcam.outputs import VirtualCamera
-from vbgcam.pipeline import Pipeline
-from vbgcam.segmenters.diff import DiffSegmenter
-from vbgcam.settings import (
+from vbgcam.config.settings import (
     BACKGROUND_MODES,
     COLOR_NAMES,
     FIT_MODES,
@@ -50,6 +43,13 @@ from vbgcam.settings import (
     load_settings,
     parse_color,
 )
+from vbgcam.control.server import ROUTES, ControlServer
+from vbgcam.control.token import make_token
+from vbgcam.errors import ConfigError
+from vbgcam.outputs import VirtualCamera
+from vbgcam.pipeline.live import LiveController, flat_settings
+from vbgcam.pipeline.wiring import Pipeline
+from vbgcam.segmenters.diff import DiffSegmenter
 from vbgcam.sources import DemoSource
 
 # Each test runs its examples in well under 20 s on one core of a 2-core machine.

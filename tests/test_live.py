@@ -22,15 +22,15 @@ import pytest
 
 from tests.fakes import RecordingBackend
 from vbgcam.backgrounds import make_background
-from vbgcam.cards import make_card
 from vbgcam.compose import Compositor
+from vbgcam.config.settings import Settings, build_settings
 from vbgcam.errors import ConfigError, ModelError
-from vbgcam.live import LiveController
-from vbgcam.on_demand import ConsumerWatch, processes_holding
 from vbgcam.outputs import VirtualCamera
-from vbgcam.pipeline import Pipeline
+from vbgcam.pipeline.cards import make_card
+from vbgcam.pipeline.live import LiveController
+from vbgcam.pipeline.on_demand import ConsumerWatch, processes_holding
+from vbgcam.pipeline.wiring import Pipeline
 from vbgcam.segmenters.diff import DiffSegmenter
-from vbgcam.settings import Settings, build_settings
 from vbgcam.sources import DemoSource
 
 SIZE = (320, 240)
@@ -303,7 +303,7 @@ def process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, queue
         [
             sys.executable,
             "-m",
-            "vbgcam.cli",
+            "vbgcam.cli.app",
             "run",
             "--config",
             str(config),
@@ -383,7 +383,7 @@ def test_sighup_reloads_and_sigusr1_toggles_pause(
 
 
 def test_settings_flatten_and_rebuild_to_the_same_snapshot() -> None:
-    from vbgcam.live import flat_settings
+    from vbgcam.pipeline.live import flat_settings
 
     settings = dataclasses.replace(settings_for(), control=Settings().control)
     assert build_settings(flat_settings(settings)) == settings
@@ -395,8 +395,8 @@ def test_the_control_api_changes_the_real_virtual_camera_frames(
     import json
     import urllib.request
 
-    from vbgcam.control import ControlServer
-    from vbgcam.control_token import make_token
+    from vbgcam.control.server import ControlServer
+    from vbgcam.control.token import make_token
 
     live, backend = running
     token = make_token()
@@ -505,7 +505,7 @@ def test_uploads_are_pruned_to_the_newest_and_the_one_shown_is_kept(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from vbgcam import live as live_module
+    from vbgcam.pipeline import live as live_module
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     monkeypatch.setattr(live_module, "MAX_UPLOADS_KEPT", 3)

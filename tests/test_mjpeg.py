@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import CLIP_SIZE
-from vbgcam.demo_scene import DemoScene
-from vbgcam.mjpeg import MjpegDecoder, is_jpeg_packet
 from vbgcam.sources import VideoFileSource, _CaptureReader
+from vbgcam.sources.demo_scene import DemoScene
+from vbgcam.sources.mjpeg import MjpegDecoder, is_jpeg_packet
 
 
 def camera_picture(width: int = 640, height: int = 360) -> np.ndarray:
@@ -177,9 +177,9 @@ def test_without_simplejpeg_opencv_decodes_the_same_picture(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An install from before simplejpeg was a dependency keeps working, only slower."""
-    import vbgcam.mjpeg
+    import vbgcam.sources.mjpeg
 
-    monkeypatch.setattr(vbgcam.mjpeg, "simplejpeg", None)
+    monkeypatch.setattr(vbgcam.sources.mjpeg, "simplejpeg", None)
     packet = jpeg(camera_picture())
     frame = np.zeros((360, 640, 3), np.uint8)
     assert MjpegDecoder().decode_into(packet, frame)

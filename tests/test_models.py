@@ -23,9 +23,9 @@ import pytest
 from typer.testing import CliRunner
 
 from vbgcam import models
+from vbgcam.cli.models import models_app
 from vbgcam.errors import ModelError
 from vbgcam.models import MEDIAPIPE_REQUIREMENT, MODELS, Pulled
-from vbgcam.models_cli import models_app
 
 LANDSCAPE = MODELS["selfie-landscape"]
 GENERAL = MODELS["selfie-general"]

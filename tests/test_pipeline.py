@@ -26,7 +26,7 @@ from vbgcam.backgrounds import ImageBackground
 from vbgcam.compose import Compositor
 from vbgcam.errors import OutputError
 from vbgcam.outputs import VirtualCamera
-from vbgcam.pipeline import Pipeline, RunStats
+from vbgcam.pipeline.wiring import Pipeline, RunStats
 from vbgcam.segmenters import Segmenter
 from vbgcam.segmenters.diff import DiffSegmenter
 from vbgcam.sources import DemoSource, Source

@@ -25,14 +25,7 @@ from tests.conftest import require_pipewire_parts
 from tests.fakes import RecordingBackend
 from vbgcam.backgrounds import ImageBackground
 from vbgcam.compose import Compositor
-from vbgcam.outputs import VirtualCamera, open_sinks
-from vbgcam.outputs.cameras import open_outputs
-from vbgcam.outputs.pipewire import info as pipewire_info
-from vbgcam.outputs.pipewire import native
-from vbgcam.outputs.pipewire.camera import PipeWireCamera
-from vbgcam.outputs.pipewire.producer import PRODUCER_ENV
-from vbgcam.pipeline import Pipeline
-from vbgcam.pipewire_sandbox import (
+from vbgcam.devtools.pipewire_sandbox import (
     FPS,
     PERSON,
     SIZE,
@@ -45,6 +38,13 @@ from vbgcam.pipewire_sandbox import (
     missing_parts,
     read_stamp,
 )
+from vbgcam.outputs import VirtualCamera, open_sinks
+from vbgcam.outputs.cameras import open_outputs
+from vbgcam.outputs.pipewire import info as pipewire_info
+from vbgcam.outputs.pipewire import native
+from vbgcam.outputs.pipewire.camera import PipeWireCamera
+from vbgcam.outputs.pipewire.producer import PRODUCER_ENV
+from vbgcam.pipeline.wiring import Pipeline
 
 pytestmark = pytest.mark.pipewire
 
@@ -355,7 +355,7 @@ def test_on_demand_keeps_the_webcam_while_an_app_reads_either_output(
 ) -> None:
     import queue
 
-    from vbgcam.on_demand import ConsumerWatch
+    from vbgcam.pipeline.on_demand import ConsumerWatch
 
     outputs = open_outputs(SIZE, FPS, None, ["recording", "pipewire"])
     changes: queue.Queue[bool] = queue.Queue()
@@ -438,7 +438,7 @@ def test_on_demand_sees_when_an_app_reads_the_pipewire_camera(
     """What lets the daemon release the webcam and idle while no app reads the camera."""
     import queue
 
-    from vbgcam.on_demand import ConsumerWatch
+    from vbgcam.pipeline.on_demand import ConsumerWatch
 
     changes: queue.Queue[bool] = queue.Queue()
     camera = VirtualCamera(SIZE, FPS, device=None, backend="pipewire")

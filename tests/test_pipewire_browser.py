@@ -27,7 +27,7 @@ from tests import test_pipewire as pipewire_tests
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import require_pipewire_parts
 from tests.test_pipewire import RunningCamera
-from vbgcam.pipewire_sandbox import (
+from vbgcam.devtools.pipewire_sandbox import (
     BIT_ORIGIN,
     BIT_SIDE,
     BITS,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vbgcam.demo_scene import DemoScene
 from vbgcam.segmenters.reuse import MAX_REUSED_FRAMES, ReusingSegmenter
 from vbgcam.shrink import working_copy
+from vbgcam.sources.demo_scene import DemoScene
 
 SIZE = (640, 360)
 
@@ -149,9 +149,9 @@ def test_reuse_off_means_the_network_on_every_frame_whatever_skip_calm_says(
     with_models: object,
 ) -> None:
     """skip_calm is a kind of reuse: a config that turned reuse off keeps fresh masks."""
+    from vbgcam.config.settings import SegmenterSettings
     from vbgcam.segmenters import make_segmenter
     from vbgcam.segmenters.selfie import SelfieSegmenter
-    from vbgcam.settings import SegmenterSettings
 
     bare = make_segmenter(SegmenterSettings(name="selfie", reuse=False, skip_calm=True))
     assert isinstance(bare, SelfieSegmenter)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from vbgcam.ringbuffer import RingBuffer
+from vbgcam.pipeline.ringbuffer import RingBuffer
 
 SHAPE = (4, 6, 3)
 

@@ -24,12 +24,12 @@ from tests.conftest import PULL_HINT, cache_home, models_folder
 from tests.fakes import RecordingBackend
 from vbgcam.backgrounds import ColorBackground
 from vbgcam.compose import Compositor, Masker
-from vbgcam.demo_scene import DemoScene
+from vbgcam.config.settings import SegmenterSettings
 from vbgcam.errors import ModelError
 from vbgcam.models.rvm_onnx import ONNX_FILE, RECORD_FILE, ensure_converted
 from vbgcam.models.tfjs_onnx import CONVERTER_VERSION
 from vbgcam.outputs import VirtualCamera
-from vbgcam.pipeline import Pipeline
+from vbgcam.pipeline.wiring import Pipeline
 from vbgcam.segmenters import make_segmenter, rvm_runtimes
 from vbgcam.segmenters.diff import DiffSegmenter
 from vbgcam.segmenters.reuse import ReusingSegmenter
@@ -40,8 +40,8 @@ from vbgcam.segmenters.rvm_runtimes import (
     disagreement,
     open_rvm_runtime,
 )
-from vbgcam.settings import SegmenterSettings
 from vbgcam.sources import DemoSource
+from vbgcam.sources.demo_scene import DemoScene
 
 FRAME = (640, 360)  # 16:9: the network sees 256x144
 FPS = 30.0

@@ -18,11 +18,11 @@ import cv2
 import numpy as np
 import pytest
 
+from vbgcam.config.settings import SEGMENTER_NAMES, SegmenterSettings
 from vbgcam.errors import ConfigError
 from vbgcam.segmenters import Segmenter, make_segmenter
 from vbgcam.segmenters.diff import DiffSegmenter
 from vbgcam.segmenters.plate import PlateSegmenter
-from vbgcam.settings import SEGMENTER_NAMES, SegmenterSettings
 
 FPS = 30
 FRAME_W, FRAME_H = 640, 360

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from vbgcam.config.settings import Settings, load_settings
 from vbgcam.errors import ConfigError
-from vbgcam.settings import Settings, load_settings
 
 
 def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from vbgcam.soak import RSS_GROWTH_LIMIT_MIB, SoakReport, main
+from vbgcam.devtools.soak import RSS_GROWTH_LIMIT_MIB, SoakReport, main
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE, decode_all
-from vbgcam.demo_scene import DemoScene
 from vbgcam.errors import SourceError
 from vbgcam.sources import DemoSource, VideoFileSource, open_source
+from vbgcam.sources.demo_scene import DemoScene
 
 
 def blank(size: tuple[int, int]) -> np.ndarray:

@@ -20,7 +20,7 @@ import pytest
 from threadpoolctl import ThreadpoolController
 
 from vbgcam.compose import compositor_for
-from vbgcam.settings import build_settings
+from vbgcam.config.settings import build_settings
 from vbgcam.threadpools import native_pools
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,8 +32,8 @@ RUNNING_PROCESS = textwrap.dedent(
     import json, os, sys, threading, time
     from vbgcam.compose import compositor_for
     from vbgcam.outputs import VirtualCamera
-    from vbgcam.pipeline import Pipeline
-    from vbgcam.settings import build_settings
+    from vbgcam.pipeline.wiring import Pipeline
+    from vbgcam.config.settings import build_settings
     from vbgcam.sources import open_source
     from vbgcam.threadpools import native_pools
     from tests import fakes

@@ -20,9 +20,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from vbgcam.config.settings import BackgroundSettings, parse_color
 from vbgcam.errors import BackgroundError
 from vbgcam.file_kinds import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from vbgcam.settings import BackgroundSettings, parse_color
 from vbgcam.shrink import shrink
 
 log = logging.getLogger(__name__)

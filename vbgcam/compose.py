@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 
 from vbgcam.backgrounds import Background, make_background
+from vbgcam.config.settings import MatteSettings, Settings
 from vbgcam.effects import Effects, make_effects
 from vbgcam.matte import Matte, make_matte
 from vbgcam.segmenters import Segmenter, make_segmenter
-from vbgcam.settings import MatteSettings, Settings
 from vbgcam.shrink import shrink, working_size
 from vbgcam.threadpools import limit_loaded_pools, use_opencv_threads
 

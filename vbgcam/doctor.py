@@ -17,12 +17,12 @@ from pathlib import Path
 import cv2
 
 from vbgcam import __version__, models
-from vbgcam.camera_modes import camera_modes, summary
 from vbgcam.errors import VbgcamError
-from vbgcam.on_demand import processes_holding
 from vbgcam.outputs import MODPROBE
 from vbgcam.outputs.cameras import READERS
 from vbgcam.outputs.pipewire import info as pipewire_info
+from vbgcam.pipeline.on_demand import processes_holding
+from vbgcam.sources.camera_modes import camera_modes, summary
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from vbgcam.backgrounds import read_image_with_alpha
+from vbgcam.config.settings import OVERLAY_POSITIONS, BackgroundSettings
 from vbgcam.errors import BackgroundError
-from vbgcam.settings import OVERLAY_POSITIONS, BackgroundSettings
 
 
 class Effect(Protocol):

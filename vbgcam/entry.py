@@ -9,11 +9,11 @@ import sys
 
 def main() -> None:
     if sys.argv[1:2] == ["ctl"]:
-        from vbgcam.ctl import ctl_app
+        from vbgcam.control.client import ctl_app
 
         ctl_app(args=sys.argv[2:], prog_name="vbgcam ctl")
         return
-    from vbgcam.cli import app
+    from vbgcam.cli.app import app
 
     app()
 

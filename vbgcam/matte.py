@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vbgcam.settings import MatteSettings
+from vbgcam.config.settings import MatteSettings
 from vbgcam.shrink import working_copy
 
 # Alpha 0.5 +- 0.5 / EDGE_CONTRAST becomes fully background / fully person.

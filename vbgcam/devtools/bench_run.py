@@ -45,7 +45,7 @@ def _beach() -> Path:
     if not path.is_file():  # an installed copy without the examples folder
         import cv2
 
-        from vbgcam.demo_scene import make_beach
+        from vbgcam.sources.demo_scene import make_beach
 
         path = Path(sys.prefix) / "vbgcam-beach.jpg"
         cv2.imwrite(str(path), make_beach(1920, 1080))
@@ -60,7 +60,7 @@ def run_once(
     command = [
         sys.executable,
         "-c",
-        "from vbgcam.cli import app; app()",
+        "from vbgcam.cli.app import app; app()",
         "run",
         "--camera",
         camera,
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steady-seconds", type=float, default=8.0)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
-    from vbgcam.bench_pipeline import _clips
+    from vbgcam.devtools.bench_pipeline import _clips
 
     inputs = {name: str(path) for name, path in _clips().items() if name == "clip"}
     inputs["demo"] = "demo"

@@ -50,8 +50,8 @@ def reference_frames(size: tuple[int, int]) -> np.ndarray:
     """``FRAME_COUNT`` demo-scene frames at ``size`` (width, height): uint8 RGB [N, H, W, 3]."""
     import cv2
 
-    from vbgcam.demo_scene import DemoScene
     from vbgcam.shrink import shrink
+    from vbgcam.sources.demo_scene import DemoScene
 
     width, height = size
     scene = DemoScene(2 * width, 2 * height)

@@ -14,10 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vbgcam.demo_scene import DemoScene
 from vbgcam.models import MODELS, verified_path
 from vbgcam.segmenters import runtimes
 from vbgcam.shrink import shrink
+from vbgcam.sources.demo_scene import DemoScene
 
 MODEL_NAMES = ("selfie-landscape", "selfie-general")
 SCENE_TIME_S = 1.0  # the figure waves, so the answer has soft edges as well as flat areas

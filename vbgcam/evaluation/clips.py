@@ -29,6 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vbgcam.config import paths
 from vbgcam.errors import OutputError, SourceError
 
 # Bump when the frames or masks a configuration produces change, so caches are rebuilt.
@@ -128,8 +129,7 @@ class Cutout:
 
 def default_clips_dir() -> Path:
     """``$XDG_CACHE_HOME/vbgcam/eval-clips`` (``~/.cache`` when the variable is unset)."""
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "vbgcam" / "eval-clips"
+    return paths.cache_dir() / "eval-clips"
 
 
 # --- human-seg inputs

@@ -167,9 +167,9 @@ def build_methods(methods: Sequence[Method]) -> tuple[list[Runnable], list[str]]
     """Build each method's segmenter (and matte); return the ones that built, and one note
     per method skipped, saying why."""
     from vbgcam.compose import matte_for
+    from vbgcam.config.settings import MatteSettings, SegmenterSettings
     from vbgcam.matte import make_matte
     from vbgcam.segmenters import SEGMENTERS, make_segmenter
-    from vbgcam.settings import MatteSettings, SegmenterSettings
 
     fields = {f.name for f in dataclasses.fields(SegmenterSettings)}
     runnables: list[Runnable] = []

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal, NamedTuple
 
+from vbgcam.config import paths
 from vbgcam.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -187,10 +188,7 @@ class _RouteFailed(Exception):
 
 def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/vbgcam/models``, read at each call so tests and users can move it."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec says a relative value is invalid and must be ignored.
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-    return root / "vbgcam" / "models"
+    return paths.cache_dir() / "models"
 
 
 def _sha256_of(path: Path) -> str:

@@ -49,7 +49,7 @@ def _generated_room(rng: np.random.Generator, width: int, height: int) -> np.nda
 
 def calibration_sequences(seed: int = 0) -> Iterator[list[np.ndarray]]:
     """Sequences of RGB network inputs, each a few seconds of a webcam-like stream."""
-    from vbgcam.demo_scene import DemoScene
+    from vbgcam.sources.demo_scene import DemoScene
 
     rng = np.random.default_rng(seed)
     width, height = 1280, 720

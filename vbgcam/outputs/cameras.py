@@ -26,8 +26,8 @@ import numpy as np
 import pyvirtualcam
 
 from vbgcam.errors import OutputError
-from vbgcam.on_demand import DeviceHolders
 from vbgcam.outputs import VirtualCamera
+from vbgcam.pipeline.on_demand import DeviceHolders
 
 log = logging.getLogger(__name__)
 

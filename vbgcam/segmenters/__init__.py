@@ -21,11 +21,11 @@ from typing import Protocol
 
 import numpy as np
 
+from vbgcam.config.settings import SegmenterSettings
 from vbgcam.errors import ConfigError, ModelError
 from vbgcam.segmenters.diff import DiffSegmenter
 from vbgcam.segmenters.mog2 import BackgroundModelSegmenter
 from vbgcam.segmenters.plate import PlateSegmenter
-from vbgcam.settings import SegmenterSettings
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ date wherever no person is seen. Three things make a naive difference fail, and 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from vbgcam.backgrounds import read_image
+from vbgcam.config import paths
 from vbgcam.errors import BackgroundError, ConfigError
 from vbgcam.segmenters.cleanup import solidify
 from vbgcam.shrink import working_copy
@@ -42,8 +42,7 @@ MIN_EMPTY_SHARE = 0.05
 
 def default_plate_path() -> Path:
     """Where ``vbgcam calibrate`` saves the empty scene: ``$XDG_DATA_HOME/vbgcam/plate.png``."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "vbgcam" / "plate.png"
+    return paths.data_dir() / "plate.png"
 
 
 class PlateSegmenter:

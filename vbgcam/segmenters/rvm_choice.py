@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vbgcam.config.settings import SegmenterSettings
 from vbgcam.errors import ModelError
-from vbgcam.settings import SegmenterSettings
 
 if TYPE_CHECKING:
     from vbgcam.segmenters import Segmenter

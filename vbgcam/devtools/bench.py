@@ -7,7 +7,7 @@ absolute deadlines, as live, and the whole process's CPU (``devtools/cpu.py``: e
 native pools included) divided by the frames composed; configurations take turns, each
 measured in two halves, and the table gives the median of the halves. ``--idle``: the live
 pipeline with an app watching and with none. Run with ``make bench`` or
-``python -m vbgcam.bench --help``.
+``python -m vbgcam.devtools.bench --help``.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ import numpy as np
 
 from vbgcam.backgrounds import BlurBackground, ImageBackground
 from vbgcam.compose import Compositor, compositor_for
-from vbgcam.demo_scene import DemoScene, make_beach
+from vbgcam.config.settings import MatteSettings, SegmenterSettings, build_settings
 from vbgcam.devtools.cpu import measure
 from vbgcam.errors import ModelError
 from vbgcam.matte import make_matte
 from vbgcam.segmenters import make_segmenter
-from vbgcam.settings import MatteSettings, SegmenterSettings, build_settings
+from vbgcam.sources.demo_scene import DemoScene, make_beach
 from vbgcam.threadpools import limit_loaded_pools, use_opencv_threads
 
 TUTORIAL_THRESHOLD = 3
@@ -240,8 +240,8 @@ def measure_idle_cpu(size: tuple[int, int], seconds: float) -> dict[str, float]:
     """Whole-process CPU of the live pipeline on the demo camera with the default
     compositor and an image background, first with an app watching, then with none
     (on-demand idle: camera released, one frame a second out)."""
-    from vbgcam.live import LiveController
-    from vbgcam.pipeline import Pipeline
+    from vbgcam.pipeline.live import LiveController
+    from vbgcam.pipeline.wiring import Pipeline
     from vbgcam.sources import DemoSource
 
     settings = build_settings({"camera.size": f"{size[0]}x{size[1]}"})

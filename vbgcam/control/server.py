@@ -42,11 +42,11 @@ from urllib.parse import parse_qs, urlsplit
 import cv2
 import numpy as np
 
-from vbgcam.control_api import Controller
-from vbgcam.control_token import page_url
+from vbgcam.control.api import Controller
+from vbgcam.control.token import page_url
 from vbgcam.errors import ConfigError, VbgcamError
 
-log = logging.getLogger("vbgcam.control")
+log = logging.getLogger("vbgcam.control.server")
 
 # An upload is one picture; 20 MB holds a 4K PNG with room to spare.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -148,7 +148,7 @@ class _ThumbnailCache:
 
 
 def _load_page() -> bytes:
-    return (resources.files("vbgcam") / "static" / "index.html").read_bytes()
+    return (resources.files("vbgcam.control") / "static" / "index.html").read_bytes()
 
 
 def _is_loopback(host: str) -> bool:

@@ -1,6 +1,6 @@
 """``vbgcam ctl``: change a running vbgcam from a shell, a hotkey or a script.
 
-A thin client of the control server (``vbgcam/control.py``) on 127.0.0.1: it reads the token
+A thin client of the control server (``vbgcam/control/server.py``) on 127.0.0.1: it reads the token
 file, sends one request, and prints one line. Every failure is one line on stderr (``vbgcam is
 not running (...)``, or the server's ``ConfigError: ...``) and exit status 1, never a traceback.
 """
@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from vbgcam.control_token import (
+from vbgcam.control.token import (
     DEFAULT_PORT,
     page_url,
     read_token_file,

@@ -25,20 +25,21 @@ import typer
 
 from vbgcam import __version__
 from vbgcam.backgrounds import Background, make_background
+from vbgcam.cli.models import models_app, offer_pull
 from vbgcam.compose import Compositor, compositor_for
-from vbgcam.config_watch import ConfigWatcher
-from vbgcam.control import ControlServer
-from vbgcam.control_token import make_token, remove_token_file, write_token_file
-from vbgcam.ctl import ctl_app
+from vbgcam.config import paths
+from vbgcam.config.settings import SEGMENTER_NAMES, Settings, load_settings
+from vbgcam.config.watch import ConfigWatcher
+from vbgcam.control.client import ctl_app
+from vbgcam.control.server import ControlServer
+from vbgcam.control.token import make_token, remove_token_file, write_token_file
 from vbgcam.errors import ConfigError, SourceError, VbgcamError
-from vbgcam.live import LiveController
-from vbgcam.models_cli import models_app, offer_pull
-from vbgcam.on_demand import ConsumerWatch
 from vbgcam.outputs import FrameSink, open_sinks
 from vbgcam.outputs.cameras import READERS, CameraOutput
 from vbgcam.outputs.still import check_picture_path, write_picture
-from vbgcam.pipeline import Pipeline
-from vbgcam.settings import SEGMENTER_NAMES, Settings, load_settings
+from vbgcam.pipeline.live import LiveController
+from vbgcam.pipeline.on_demand import ConsumerWatch
+from vbgcam.pipeline.wiring import Pipeline
 from vbgcam.shrink import working_copy
 from vbgcam.sources import DemoSource, VideoFileSource, open_source
 
@@ -107,8 +108,7 @@ def _setup_logging(level: str, as_json: bool = False) -> None:
 
 def _default_config() -> Path | None:
     """``$XDG_CONFIG_HOME/vbgcam/config.toml`` when it exists, so flags are optional."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    path = Path(base) / "vbgcam" / "config.toml"
+    path = paths.config_file()
     return path if path.is_file() else None
 
 
@@ -636,7 +636,7 @@ def render(
     """Replace the background of a video file as fast as possible, with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from vbgcam import render as rendering
+    from vbgcam.pipeline import render as rendering
 
     mask_flags = dict(
         fit=fit,
@@ -801,7 +801,7 @@ def devices() -> None:
 )
 def benchmark(ctx: typer.Context) -> None:
     """Measure speed: compositor vs the tutorial loop, live path, PipeWire camera (--help)."""
-    from vbgcam.bench_all import main as run_benchmarks
+    from vbgcam.devtools.bench_all import main as run_benchmarks
 
     raise typer.Exit(run_benchmarks(list(ctx.args)))
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from vbgcam.config.settings import Settings, load_settings
 from vbgcam.errors import VbgcamError
-from vbgcam.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 

@@ -25,14 +25,15 @@ import numpy as np
 
 from vbgcam import EXAMPLES_DIR
 from vbgcam.backgrounds import decode_picture, make_background
-from vbgcam.cards import make_card
 from vbgcam.compose import Compositor, matte_for
+from vbgcam.config import paths
+from vbgcam.config.settings import KEYS, BackgroundSettings, Settings, build_settings
 from vbgcam.effects import make_effects
 from vbgcam.errors import BackgroundError, ConfigError, VbgcamError
 from vbgcam.file_kinds import IMAGE_SUFFIXES
-from vbgcam.pipeline import Pipeline
+from vbgcam.pipeline.cards import make_card
+from vbgcam.pipeline.wiring import Pipeline
 from vbgcam.segmenters import make_segmenter
-from vbgcam.settings import KEYS, BackgroundSettings, Settings, build_settings
 from vbgcam.threadpools import use_opencv_threads
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,7 @@ def flat_settings(settings: Settings) -> dict[str, Any]:
 
 def uploads_dir() -> Path:
     """Where uploaded backgrounds are kept: ``$XDG_DATA_HOME/vbgcam/backgrounds``."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "vbgcam" / "backgrounds"
+    return paths.data_dir() / "backgrounds"
 
 
 def _prune_uploads(folder: Path, keep: Path) -> None:

@@ -15,7 +15,7 @@ and the generated demo scene. Measured:
   hand-over to the output) median and p99, and CPU per output frame of the whole process
   (``devtools/cpu.py``: every thread, native pools included, as a system monitor counts).
 
-Run with ``make bench`` or ``python -m vbgcam.bench_pipeline --help``.
+Run with ``make bench`` or ``python -m vbgcam.devtools.bench_pipeline --help``.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ import numpy as np
 
 from vbgcam import EXAMPLES_DIR
 from vbgcam.compose import compositor_for
-from vbgcam.demo_scene import make_beach
+from vbgcam.config.settings import SegmenterSettings, Settings, build_settings
 from vbgcam.devtools.cpu import measure
 from vbgcam.errors import ModelError
-from vbgcam.pipeline import Pipeline
-from vbgcam.settings import SegmenterSettings, Settings, build_settings
+from vbgcam.pipeline.wiring import Pipeline
 from vbgcam.sources import DemoSource, Source, VideoFileSource
+from vbgcam.sources.demo_scene import make_beach
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 
 from vbgcam.errors import OutputError
 from vbgcam.outputs import FrameSink
-from vbgcam.ringbuffer import FrameRef, RingBuffer
+from vbgcam.pipeline.ringbuffer import FrameRef, RingBuffer
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ a real loopback device). After a warm-up it reports:
 
 It exits 1 when RSS grew by ``RSS_GROWTH_LIMIT_MIB`` or more, or anything was logged at
 WARNING or above. Run with ``make soak`` (10 minutes; not part of CI) or
-``python -m vbgcam.soak --help``.
+``python -m vbgcam.devtools.soak --help``.
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vbgcam import EXAMPLES_DIR
 from vbgcam.compose import compositor_for
-from vbgcam.demo_scene import make_beach
+from vbgcam.config.settings import Settings, build_settings
 from vbgcam.devtools.cpu import process_cpu_s
 from vbgcam.errors import ConfigError, VbgcamError
 from vbgcam.outputs import FrameSink, VirtualCamera
-from vbgcam.pipeline import Pipeline
-from vbgcam.settings import Settings, build_settings
+from vbgcam.pipeline.wiring import Pipeline
 from vbgcam.sources import DemoSource
+from vbgcam.sources.demo_scene import make_beach
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from vbgcam.errors import SourceError
-from vbgcam.ringbuffer import RingBuffer
+from vbgcam.pipeline.ringbuffer import RingBuffer
 from vbgcam.sources import Source
 
 log = logging.getLogger(__name__)

@@ -31,12 +31,7 @@ import pyvirtualcam
 
 from vbgcam.backgrounds import ImageBackground
 from vbgcam.compose import Compositor
-from vbgcam.outputs import VirtualCamera
-from vbgcam.outputs.cameras import open_outputs
-from vbgcam.outputs.pipewire.camera import PipeWireCamera
-from vbgcam.outputs.pipewire.producer import PRODUCER_ENV
-from vbgcam.pipeline import Pipeline
-from vbgcam.pipewire_sandbox import (
+from vbgcam.devtools.pipewire_sandbox import (
     FPS,
     SIZE,
     CountingCamera,
@@ -45,6 +40,11 @@ from vbgcam.pipewire_sandbox import (
     RectangleSegmenter,
     missing_parts,
 )
+from vbgcam.outputs import VirtualCamera
+from vbgcam.outputs.cameras import open_outputs
+from vbgcam.outputs.pipewire.camera import PipeWireCamera
+from vbgcam.outputs.pipewire.producer import PRODUCER_ENV
+from vbgcam.pipeline.wiring import Pipeline
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 

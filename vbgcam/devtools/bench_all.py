@@ -17,8 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from vbgcam import bench, bench_pipeline, bench_pipewire
-from vbgcam.devtools import bench_run
+from vbgcam.devtools import bench, bench_pipeline, bench_pipewire, bench_run
 
 
 def _json_of(main: Any, argv: list[str]) -> Any:

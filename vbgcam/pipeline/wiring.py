@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vbgcam.capture import CaptureThread
-from vbgcam.cards import make_card
 from vbgcam.compose import Compositor
 from vbgcam.outputs import FrameSink
-from vbgcam.ringbuffer import RingBuffer
-from vbgcam.sender import FrameSender
+from vbgcam.pipeline.capture import CaptureThread
+from vbgcam.pipeline.cards import make_card
+from vbgcam.pipeline.ringbuffer import RingBuffer
+from vbgcam.pipeline.sender import FrameSender
 from vbgcam.sources import Source
 
 log = logging.getLogger(__name__)

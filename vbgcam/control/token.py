@@ -11,6 +11,7 @@ import stat
 import tempfile
 from pathlib import Path
 
+from vbgcam.config import paths
 from vbgcam.errors import ConfigError
 
 DEFAULT_PORT = 8765
@@ -30,9 +31,9 @@ def _user_id() -> str:
 
 def token_path() -> Path:
     """``$XDG_RUNTIME_DIR/vbgcam/token``, or a per-user folder in the temp folder without it."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        return Path(runtime) / "vbgcam" / "token"
+    runtime = paths.runtime_dir()
+    if runtime is not None:
+        return runtime / "token"
     return Path(tempfile.gettempdir()) / f"vbgcam-{_user_id()}" / "token"
 
 

@@ -17,10 +17,10 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from vbgcam.demo_scene import DemoScene
 from vbgcam.errors import SourceError
-from vbgcam.mjpeg import MjpegDecoder, is_jpeg_packet, is_packet
 from vbgcam.shrink import fit_into
+from vbgcam.sources.demo_scene import DemoScene
+from vbgcam.sources.mjpeg import MjpegDecoder, is_jpeg_packet, is_packet
 
 log = logging.getLogger(__name__)
 
