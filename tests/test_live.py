@@ -3,6 +3,7 @@ reach a running process, and on-demand capture follows who has the device open."
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -64,8 +65,17 @@ def settings_for(**changes: object) -> Settings:
 
 @pytest.fixture
 def running() -> Iterator[tuple[LiveController, RecordingBackend]]:
+    with running_with() as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_with(**changes: object) -> Iterator[tuple[LiveController, RecordingBackend]]:
+    """The demo camera, blue behind the person, into a recording virtual camera."""
     CountingDemo.opened = CountingDemo.closed = 0
-    settings = settings_for(**{"background.mode": "color", "background.color": "#0000ff"})
+    settings = settings_for(
+        **{"background.mode": "color", "background.color": "#0000ff", **changes}
+    )
     camera = VirtualCamera(SIZE, FPS, device=None, backend="recording")
     compositor = Compositor(
         DiffSegmenter(hold_s=0, clean=False), make_background(settings.background, SIZE)
@@ -167,19 +177,51 @@ def test_pause_releases_the_camera_shows_the_card_and_resume_reopens_it(
     assert live.status()["paused"] is False
 
 
-def test_nobody_watching_releases_the_camera_and_slows_the_output(
+def test_nobody_watching_releases_the_camera_and_an_app_takes_it_back(
     running: tuple[LiveController, RecordingBackend],
 ) -> None:
+    """The idle rate (one frame a second) is the sender's, specified on a simulated clock in
+    tests/pipeline/test_sender.py."""
     live, backend = running
     assert wait_for(lambda: len(backend.frames) > 3)
     live.set_watched(False)
     assert wait_for(lambda: CountingDemo.closed == 1)
-    time.sleep(1.2)  # let the sender settle into its idle period
-    before = len(backend.frames)
-    time.sleep(2.0)
-    assert len(backend.frames) - before <= 3, "idle output should be about one frame a second"
+    assert live.pipeline.sender.idle
     live.set_watched(True)
     assert wait_for(lambda: CountingDemo.opened == 2, timeout_s=1.5)
+    assert not live.pipeline.sender.idle
+
+
+def test_paused_with_pause_image_background_the_camera_shows_the_background_alone() -> None:
+    with running_with(**{"control.pause_image": "background"}) as (live, backend):
+        check_background_shown(live, backend)
+
+
+def check_background_shown(live: LiveController, backend: RecordingBackend) -> None:
+    assert wait_for(lambda: len(backend.frames) > 3)
+    live.pause()
+    blue = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    blue[:, :] = (255, 0, 0)  # BGR, as the recording backend hands frames back
+    assert wait_for(lambda: np.array_equal(backend.frames[-1].image, blue)), (
+        "the paused picture is not the background without the person"
+    )
+    assert wait_for(lambda: CountingDemo.closed == 1)
+
+
+def test_paused_with_pause_image_last_the_camera_holds_the_last_frame() -> None:
+    with running_with(**{"control.pause_image": "last"}) as (live, backend):
+        check_last_frame_held(live, backend)
+
+
+def check_last_frame_held(live: LiveController, backend: RecordingBackend) -> None:
+    assert wait_for(lambda: len(backend.frames) > 10)
+    live.pause()
+    assert wait_for(lambda: CountingDemo.closed == 1)
+    held = backend.frames[-1].image.copy()
+    count = len(backend.frames)
+    assert wait_for(lambda: len(backend.frames) >= count + 5), "the output stopped while paused"
+    assert all(np.array_equal(f.image, held) for f in backend.frames[count:])
+    assert not np.array_equal(held, make_card(SIZE)), "the card instead of the last frame"
 
 
 def test_on_demand_pauses_and_resumes_only_under_the_controllers_lock(

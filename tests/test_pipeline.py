@@ -324,3 +324,67 @@ def test_virtual_camera_that_stops_accepting_frames_is_an_output_error() -> None
             camera.send(frame)
     finally:
         camera.close()
+
+
+class Journal:
+    """One list of what happened, in order, across the camera, the stages and the sinks."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self._lock = threading.Lock()
+
+    def add(self, event: str) -> None:
+        with self._lock:
+            self.events.append(event)
+
+
+class JournalledCamera(DemoSource):
+    def __init__(self, journal: Journal) -> None:
+        super().__init__(SIZE, FPS)
+        self.journal = journal
+        journal.add("camera opened")
+
+    def read_into(self, frame_bgr: np.ndarray) -> bool:
+        self.journal.add("camera read")
+        return super().read_into(frame_bgr)
+
+    def close(self) -> None:
+        self.journal.add("camera closed")
+
+
+class JournalledSink:
+    def __init__(self, journal: Journal, name: str) -> None:
+        self.journal = journal
+        self.name = name
+
+    def send(self, frame_bgr: np.ndarray) -> None:
+        self.journal.add(f"{self.name} sent")
+
+    def close(self) -> None:
+        self.journal.add(f"{self.name} closed")
+
+
+def test_on_stop_the_camera_is_released_first_and_the_outputs_closed_last(
+    blue_background: Path,
+) -> None:
+    """The lifecycle: the webcam's light goes off before anything else is torn down, no
+    output gets a frame after it was closed, and every output is closed once, after the
+    camera, so a recording always ends with the last frame it was sent."""
+    journal = Journal()
+    camera = JournalledCamera(journal)
+    sinks = [JournalledSink(journal, "virtual camera"), JournalledSink(journal, "recording")]
+    compositor = Compositor(DiffSegmenter(), ImageBackground(blue_background, SIZE))
+    pipeline = Pipeline(camera, compositor, sinks, SIZE, FPS, max_frames=10)
+    pipeline.run()
+    events = journal.events
+    assert events[0] == "camera opened"
+    camera_closed = events.index("camera closed")
+    assert events.count("camera closed") == 1
+    for name in ("virtual camera", "recording"):
+        closed = events.index(f"{name} closed")
+        assert events.count(f"{name} closed") == 1
+        assert closed > camera_closed, f"{name} closed before the camera was released"
+        assert f"{name} sent" not in events[closed:], f"{name} got a frame after it closed"
+        assert events.count(f"{name} sent") == 10
+    assert "camera read" not in events[camera_closed:]
+    assert vbgcam_threads() == []

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 import cv2
 import numpy as np
 
+from vbgcam.clock import SYSTEM_CLOCK, Clock
 from vbgcam.errors import SourceError
 from vbgcam.pipeline.ringbuffer import RingBuffer
 from vbgcam.sources import Source
@@ -58,8 +58,9 @@ class _SourceReader:
     collected by ``result``; a read that raises re-raises in ``result``.
     """
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, clock: Clock = SYSTEM_CLOCK) -> None:
         self.source = source
+        self._clock = clock
         self._changed = threading.Condition()
         self._job: np.ndarray | None = None
         self._result: bool | BaseException | None = None
@@ -81,7 +82,7 @@ class _SourceReader:
     def result(self, timeout_s: float) -> bool | None:
         """What ``read_into`` returned, or None when it has not returned within the timeout."""
         with self._changed:
-            if not self._changed.wait_for(lambda: self._result is not None, timeout_s):
+            if not self._clock.wait_for(self._changed, lambda: self._result is not None, timeout_s):
                 return None
             result, self._result = self._result, None
         if isinstance(result, BaseException):
@@ -145,11 +146,11 @@ class CaptureThread:
         self,
         source: Source,
         frames: RingBuffer,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         reopen: Callable[[], Source] | None = None,
         on_lost: Callable[[bool], None] = lambda lost: None,
     ) -> None:
-        self._reader: _SourceReader | None = _SourceReader(source)
+        self._reader: _SourceReader | None = _SourceReader(source, clock)
         self._stuck: _SourceReader | None = None
         self.on_lost = on_lost
         self.lost = False
@@ -162,7 +163,7 @@ class CaptureThread:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._started = False
-        self._thread = threading.Thread(target=self._run, name="vbgcam-capture", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="vbgcam-capture", daemon=True)
 
     @property
     def source(self) -> Source | None:
@@ -179,12 +180,16 @@ class CaptureThread:
         A read stuck in a driver is not waited for beyond ``CLOSE_WAIT_S``: its helper
         thread closes the source once the read returns.
         """
-        self._stop.set()
-        self._wake.set()
+        self.request_stop()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
         if not self._started:
             self._release(0.0)
+
+    def request_stop(self) -> None:
+        """Ask the loop to end at its next wait, from any thread; returns at once."""
+        self._stop.set()
+        self._wake.set()
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
@@ -198,7 +203,7 @@ class CaptureThread:
 
     def _sleep(self, seconds: float) -> bool:
         """Wait, waking early on stop or pause changes; True when stopping."""
-        self._wake.wait(seconds)
+        self.clock.wait(self._wake, seconds)
         self._wake.clear()
         return self._stop.is_set()
 
@@ -250,7 +255,7 @@ class CaptureThread:
             if self._stop.is_set():  # stopped while a slow camera was opening
                 _SourceReader(source).close(0.0)
                 return
-            self._reader = _SourceReader(source)
+            self._reader = _SourceReader(source, self.clock)
             log.info("camera back: %s", source.description)
 
     def _lose(self, silent_s: float, read_hangs: bool) -> None:
@@ -283,28 +288,30 @@ class CaptureThread:
         """
         reader.start_read(frame_bgr)
         while True:
-            wait_s = READ_POLL_S if deadline is None else min(READ_POLL_S, deadline - self.clock())
+            now = self.clock.now()
+            wait_s = READ_POLL_S if deadline is None else min(READ_POLL_S, deadline - now)
             result = reader.result(max(0.0, wait_s))
             if result is not None:
                 return result
-            if self._stop.is_set() or (deadline is not None and self.clock() >= deadline):
+            if self._stop.is_set() or (deadline is not None and self.clock.now() >= deadline):
                 raise _ReadTimedOut
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """The capture loop, on the calling thread (``start`` runs it on its own)."""
         failures = 0
-        start, count = self.clock(), 0
-        last_frame_at = self.clock()
+        start, count = self.clock.now(), 0
+        last_frame_at = self.clock.now()
         try:
             while not self._stop.is_set():
                 if self.paused.is_set() or self._reader is None:
                     self._hold_while_paused()
-                    start, count = self.clock(), 0
-                    last_frame_at = self.clock()
+                    start, count = self.clock.now(), 0
+                    last_frame_at = self.clock.now()
                     continue
                 reader = self._reader
                 source = reader.source
                 if not source.paces_itself:
-                    delay = start + count / source.fps - self.clock()
+                    delay = start + count / source.fps - self.clock.now()
                     if delay > 0 and self._sleep(delay):
                         break
                 deadline = None
@@ -313,8 +320,8 @@ class CaptureThread:
                     three_frames_s = 3.0 / max(source.fps, 0.1)
                     allowed_s = LOST_AFTER_S if count else FIRST_FRAME_WITHIN_S
                     deadline = last_frame_at + max(allowed_s, three_frames_s)
-                    if self.clock() >= deadline:
-                        self._lose(self.clock() - last_frame_at, read_hangs=False)
+                    if self.clock.now() >= deadline:
+                        self._lose(self.clock.now() - last_frame_at, read_hangs=False)
                         continue
                 slot, image = self.frames.begin_write()
                 try:
@@ -324,14 +331,14 @@ class CaptureThread:
                     self.frames.abandon_write(slot)
                     if self._stop.is_set():
                         break
-                    self._lose(self.clock() - last_frame_at, read_hangs=True)
+                    self._lose(self.clock.now() - last_frame_at, read_hangs=True)
                     continue
                 if ok:
-                    self.frames.commit(slot, self.clock())
+                    self.frames.commit(slot, self.clock.now())
                     self.captured += 1
                     count += 1
                     failures = 0
-                    last_frame_at = self.clock()
+                    last_frame_at = self.clock.now()
                     if self.lost:
                         self.lost = False
                         self.on_lost(False)

@@ -16,7 +16,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,16 +85,15 @@ class LiveController:
         self,
         pipeline: Pipeline,
         settings: Settings,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pipeline = pipeline
         self.settings = settings
-        self.clock = clock
+        self.clock = pipeline.clock
         # One lock around every read-merge-build-swap, so two quick changes cannot undo
         # each other; re-entrant because set_background calls update_settings calls apply.
         self._lock = threading.RLock()
         self._compositor = pipeline.compositor  # the newest one built, maybe not swapped in yet
-        self._last_rates = (clock(), time.process_time(), 0, 0)
+        self._last_rates = (self.clock.now(), time.process_time(), 0, 0)
         self._rates = (0.0, 0.0, 0.0)
         self._preview: tuple[int, bytes] | None = None
         self._user_paused = False
@@ -307,7 +306,7 @@ class LiveController:
         return self._preview[1]
 
     def status(self) -> dict[str, Any]:
-        now, cpu_now = self.clock(), time.process_time()
+        now, cpu_now = self.clock.now(), time.process_time()
         captured, sent = self.pipeline.capture.captured, self.pipeline.sender.sent
         with self._lock:
             then, cpu_then, captured_then, sent_then = self._last_rates

@@ -14,9 +14,10 @@ import logging
 import os
 import select
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from vbgcam.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class DeviceHolders:
     only when inotify says the device was opened or closed, or every ``RESCAN_S`` (a full
     /proc scan costs milliseconds on a desktop; asking four times a second must not)."""
 
-    def __init__(self, device: Path, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, device: Path, clock: Clock = SYSTEM_CLOCK) -> None:
         self.device = device
         self.clock = clock
         self._held = False
@@ -98,7 +99,7 @@ class DeviceHolders:
             log.info("no inotify on %s (%s); checking every %g s", device, exc, RESCAN_S)
 
     def seen(self) -> bool:
-        now = self.clock()
+        now = self.clock.now()
         changed = self._events is not None and self._events.wait(0)
         if changed or self._scanned_at is None or now - self._scanned_at >= RESCAN_S:
             self._held = bool(processes_holding(self.device, exclude_pid=os.getpid()))
@@ -121,7 +122,7 @@ class ConsumerWatch:
         device: Path | None,
         on_change: Callable[[bool], None],
         linger_s: float = 3.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         probe: Callable[[], bool] | None = None,
     ) -> None:
         """Watches who holds ``device`` open (v4l2loopback), or asks ``probe`` four times a
@@ -134,9 +135,9 @@ class ConsumerWatch:
         self.linger_s = linger_s
         self.clock = clock
         self.watching = True
-        self._last_seen = clock()
+        self._last_seen = clock.now()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vbgcam-on-demand", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="vbgcam-on-demand", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -153,7 +154,7 @@ class ConsumerWatch:
         return bool(processes_holding(self.device, exclude_pid=os.getpid()))
 
     def _look(self) -> None:
-        now = self.clock()
+        now = self.clock.now()
         if self._seen():
             self._last_seen = now
             if not self.watching:
@@ -169,7 +170,8 @@ class ConsumerWatch:
         except Exception:  # keep watching: the next change must still get through
             log.exception("on-demand: acting on %s failed", "a viewer" if watched else "none")
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """The watch loop, on the calling thread until ``close`` (``start``: its own)."""
         events: _Inotify | None = None
         rescan_s = PROBE_EVERY_S if self.probe is not None else RESCAN_S
         if self.device is not None and self.probe is None:
@@ -185,7 +187,7 @@ class ConsumerWatch:
                 if events is not None:
                     events.wait(timeout)
                 else:
-                    self._stop.wait(timeout)
+                    self.clock.wait(self._stop, timeout)
         finally:
             if events is not None:
                 events.close()

@@ -12,10 +12,11 @@ one is ready (the sender repeats it) swaps its pin for the newest in one step
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
+
+from vbgcam.clock import SYSTEM_CLOCK, Clock
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,14 @@ class FrameRef:
     image: np.ndarray
     seq: int
     capture_ts: float
-    ready_ts: float  # time.monotonic() when the writer committed it
+    ready_ts: float  # the ring's clock when the writer committed it
     skipped: int
 
 
 class RingBuffer:
     """Single-writer, single-reader ring of same-shaped uint8 images."""
 
-    def __init__(self, shape: tuple[int, ...], slots: int = 3) -> None:
+    def __init__(self, shape: tuple[int, ...], slots: int = 3, clock: Clock = SYSTEM_CLOCK) -> None:
         if slots < 3:
             raise ValueError("a ring buffer needs at least 3 slots so the writer never waits")
         self._images = [np.zeros(shape, np.uint8) for _ in range(slots)]
@@ -46,6 +47,7 @@ class RingBuffer:
         self._next_seq = 1
         self._changed = threading.Condition(threading.Lock())
         self._closed = False
+        self._clock = clock
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -78,7 +80,7 @@ class RingBuffer:
             self._next_seq += 1
             self._seqs[slot] = seq
             self._stamps[slot] = capture_ts
-            self._ready[slot] = time.monotonic()
+            self._ready[slot] = self._clock.now()
             self._newest = slot
             self._changed.notify_all()
             return seq
@@ -98,8 +100,8 @@ class RingBuffer:
         pins nothing."""
         with self._changed:
             return (
-                self._changed.wait_for(
-                    lambda: self._closed or self._next_seq - 1 > after_seq, timeout_s
+                self._clock.wait_for(
+                    self._changed, lambda: self._closed or self._next_seq - 1 > after_seq, timeout_s
                 )
                 and not self._closed
             )
@@ -117,8 +119,8 @@ class RingBuffer:
             held = self._pinned
             if held is not None and (replacing is None or replacing.slot != held):
                 raise RuntimeError("release the previous frame before acquiring another")
-            ready = self._changed.wait_for(
-                lambda: self._closed or self._next_seq - 1 > after_seq, timeout_s
+            ready = self._clock.wait_for(
+                self._changed, lambda: self._closed or self._next_seq - 1 > after_seq, timeout_s
             )
             if not ready or self._closed or self._newest is None:
                 return None

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
+from vbgcam.clock import SYSTEM_CLOCK, Clock
 from vbgcam.errors import OutputError
 from vbgcam.outputs import FrameSink
 from vbgcam.pipeline.ringbuffer import FrameRef, RingBuffer
@@ -52,7 +52,7 @@ class FrameSender:
         sinks: Sequence[FrameSink],
         fps: float,
         max_frames: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.frames = frames
         self.sinks = list(sinks)
@@ -74,8 +74,9 @@ class FrameSender:
         self.failed_sends = 0
         self._failing: dict[int, float] = {}  # id(sink) -> when it last failed
         self._failure_kinds: dict[int, set[str]] = {}  # id(sink) -> failures already logged
+        self._misses = 0  # ticks in a row without a new frame
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vbgcam-sender", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="vbgcam-sender", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -101,8 +102,8 @@ class FrameSender:
                 return None
             self._held, self._last = ref, ref.image
         self._last_seq = ref.seq
-        self.latencies_ms.append((self.clock() - ref.capture_ts) * 1e3)
-        return max(0.0, time.monotonic() - ref.ready_ts)
+        self.latencies_ms.append((self.clock.now() - ref.capture_ts) * 1e3)
+        return max(0.0, self.clock.now() - ref.ready_ts)
 
     def _send(self, sink: FrameSink) -> None:
         """One sink's failure is reported once and retried with the next frame: the other
@@ -119,10 +120,10 @@ class FrameSender:
             if kind not in seen:
                 seen.add(kind)
                 log.error("%s; retrying with every frame", exc)
-            self._failing[id(sink)] = self.clock()
+            self._failing[id(sink)] = self.clock.now()
             return
         failed_at = self._failing.get(id(sink))
-        if failed_at is not None and self.clock() - failed_at >= RECOVERED_AFTER_S:
+        if failed_at is not None and self.clock.now() - failed_at >= RECOVERED_AFTER_S:
             del self._failing[id(sink)]
             self._failure_kinds.pop(id(sink), None)
             log.info("the output works again: %s", getattr(sink, "device", type(sink).__name__))
@@ -131,7 +132,10 @@ class FrameSender:
         """How far to move the tick schedule so ticks land just after frames are ready.
 
         A frame that sat ready for a while is latency we added: move the ticks earlier.
-        No new frame at a tick means we came just too early: move them a little later.
+        No new frame at a tick, after one that had a frame, means we came just too early:
+        move them a little later. A stretch of ticks without frames is upstream stalling,
+        not a phase error, and moves nothing (it would push the schedule a whole period
+        late in a second, and the frames that follow would wait for it).
         Each step is at most a tenth of a period, so the output rate never jumps by more
         than 10 %, and the schedule stays locked to the camera (one frame of latency at
         most, usually a few milliseconds).
@@ -140,30 +144,32 @@ class FrameSender:
             return 0.0
         limit = PHASE_STEP_LIMIT * self.period_s
         if waited_s is None:
-            return min(PHASE_LATE_STEP_S, limit)
+            return min(PHASE_LATE_STEP_S, limit) if self._misses == 1 else 0.0
         if waited_s > PHASE_MARGIN_S:
             return -min((waited_s - PHASE_MARGIN_S) / 2, limit)
         return 0.0
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """The send loop, on the calling thread (``start`` runs it on its own)."""
         try:
             self._take_newest(FIRST_FRAME_WAIT_S)
-            start = self.clock()
+            start = self.clock.now()
             tick = 0
             while not self._stop.is_set():
-                delay = start + tick * self.period_s - self.clock()
-                if delay > 0 and self._stop.wait(delay):
+                delay = start + tick * self.period_s - self.clock.now()
+                if delay > 0 and self.clock.wait(self._stop, delay):
                     break
                 waited_s = self._take_newest(0)
-                if waited_s is None and self.sent and not self.idle:
+                if waited_s is None and self.sent and not self.idle and self._misses == 0:
                     # The frame is probably a moment away (compose time varies): a short
                     # wait costs a few ms on this send instead of a whole period of latency.
-                    began = time.monotonic()
+                    began = self.clock.now()
                     if self._take_newest(PHASE_GRACE * self.period_s) is not None:
-                        start += min(time.monotonic() - began, PHASE_STEP_LIMIT * self.period_s)
+                        start += min(self.clock.now() - began, PHASE_STEP_LIMIT * self.period_s)
                         waited_s = 0.0
                 if waited_s is None and self.sent:
                     self.repeated += 1
+                self._misses = self._misses + 1 if waited_s is None else 0
                 start += self._phase_step(waited_s)
                 for sink in self.sinks:
                     self._send(sink)
@@ -173,7 +179,7 @@ class FrameSender:
                 # Idle (no app watching): one frame a second keeps the device alive for
                 # whoever opens it next, at almost no cost.
                 tick += round(IDLE_PERIOD_S / self.period_s) if self.idle else 1
-                behind = self.clock() - (start + tick * self.period_s)
+                behind = self.clock.now() - (start + tick * self.period_s)
                 if behind > self.period_s:
                     tick += int(behind / self.period_s)
         except BaseException as exc:  # surfaced by the pipeline, with its cause

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import statistics
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
+from vbgcam.clock import SYSTEM_CLOCK, Clock
 from vbgcam.compose import Compositor
 from vbgcam.outputs import FrameSink
 from vbgcam.pipeline.capture import CaptureThread
@@ -59,17 +59,19 @@ class Pipeline:
         max_frames: int | None = None,
         stop: threading.Event | None = None,
         reopen: Callable[[], Source] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         width, height = size
+        self.clock = clock
         self.compositor = compositor
         self.sinks = list(sinks)
-        self.camera_frames = RingBuffer((height, width, 3))
-        self.output_frames = RingBuffer((height, width, 3))
+        self.camera_frames = RingBuffer((height, width, 3), clock=clock)
+        self.output_frames = RingBuffer((height, width, 3), clock=clock)
         self.capture = CaptureThread(
-            source, self.camera_frames, reopen=reopen, on_lost=self._camera_lost
+            source, self.camera_frames, clock, reopen=reopen, on_lost=self._camera_lost
         )
         self._size = size
-        self.sender = FrameSender(self.output_frames, self.sinks, fps, max_frames)
+        self.sender = FrameSender(self.output_frames, self.sinks, fps, max_frames, clock)
         self.composed = 0
         self.dropped = 0
         self._next_compositor: Compositor | None = None
@@ -82,7 +84,7 @@ class Pipeline:
         self._compose_thread = threading.Thread(
             target=self._compose_loop, name="vbgcam-compose", daemon=True
         )
-        self._started_at = time.monotonic()
+        self._started_at = self.clock.now()
 
     def replace_compositor(self, compositor: Compositor) -> None:
         """Use ``compositor`` from the next frame on (settings changed); any thread."""
@@ -114,7 +116,7 @@ class Pipeline:
         if self._pause_picture is not None:
             slot, out = self.output_frames.begin_write()
             np.copyto(out, self._pause_picture)
-            self.output_frames.commit(slot, time.monotonic())
+            self.output_frames.commit(slot, self.clock.now())
 
     def _compose_or_fall_back(self, frame: np.ndarray, t_s: float, out: np.ndarray) -> None:
         """A failing stage (a model, a background video) must not end the call: send the
@@ -190,7 +192,7 @@ class Pipeline:
 
     def run(self) -> RunStats:
         """Run until ``request_stop``, ``max_frames`` sent, or a stage fails."""
-        self._started_at = time.monotonic()
+        self._started_at = self.clock.now()
         self.capture.start()
         self._compose_thread.start()
         self.sender.start()

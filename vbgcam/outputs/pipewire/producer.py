@@ -22,10 +22,11 @@ import re
 import signal
 import subprocess
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from fractions import Fraction
+
+from vbgcam.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class GstProducer:
     def __init__(
         self,
         command: list[str],
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         on_change: Callable[[], None] | None = None,
     ) -> None:
         """``on_change`` is called (from the log thread) when the stream state changes and
@@ -172,7 +173,7 @@ class GstProducer:
             start_new_session=True,  # a Ctrl-C in the terminal is ours to handle, not its
         )
         self.state = "connecting"
-        self.state_since = self.last_flow_at = clock()
+        self.state_since = self.last_flow_at = clock.now()
         self.tail: deque[str] = deque(maxlen=12)
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read_log, name="pipewire-log", daemon=True)
@@ -183,13 +184,13 @@ class GstProducer:
         for raw in self.process.stderr:
             line = raw.decode("utf-8", "replace").rstrip()
             if _FLOW.search(line):
-                self.last_flow_at = self.clock()
+                self.last_flow_at = self.clock.now()
                 continue
             found = _STATE.search(line)
             if found:
                 state = STREAM_STATES.get(found.group(1), found.group(1).lower())
                 with self._changed:
-                    self.state, self.state_since = state, self.clock()
+                    self.state, self.state_since = state, self.clock.now()
                     self._changed.notify_all()
                 self._on_change()
             elif "pipewiresink" not in line or _ERROR.search(line):
@@ -208,14 +209,14 @@ class GstProducer:
         """Write ``first_frame`` and say whether the node was published (stream ``paused`` or
         later) within the time: GStreamer only connects to PipeWire once a frame prerolls.
         Gives up early when ``stop`` is set (the camera is closing)."""
-        deadline = self.clock() + timeout_s
+        deadline = self.clock.now() + timeout_s
         primer = threading.Thread(
             target=self._write_quietly, args=(first_frame,), name="pipewire-prime", daemon=True
         )
         primer.start()
         with self._changed:
             while self.state in ("connecting", "unconnected") and self.alive:
-                left = deadline - self.clock()
+                left = deadline - self.clock.now()
                 if left <= 0 or (stop is not None and stop.is_set()):
                     return False
                 self._changed.wait(min(left, 0.05))
@@ -230,7 +231,7 @@ class GstProducer:
         """Seconds a linked consumer has gone without a frame; 0 while none is linked."""
         if self.state != "streaming":
             return 0.0
-        now = self.clock()
+        now = self.clock.now()
         return now - max(self.last_flow_at, self.state_since)
 
     def write(self, data: memoryview) -> None:
