@@ -166,7 +166,7 @@ CONFIG_FILES = [
     pytest.param(
         lambda d: config(d, "[matte]\nfeathr = 2\n"),
         2,
-        ["ConfigError", "'matte.feathr'", "did you mean 'matte.feather'"],
+        ["ConfigError", "'matte.feathr'", "did you mean 'matte.feather_px'"],
         id="config-unknown-key",
     ),
     pytest.param(
@@ -615,12 +615,12 @@ FLAGS = [
         lambda d: run("--blur 101"), 2, ["'background.blur'", "0 to 100"], id="blur-over-100"
     ),
     pytest.param(
-        lambda d: run("--hold -1"), 2, ["'segmenter.hold'", "0 to 3600"], id="hold-negative"
+        lambda d: run("--hold -1"), 2, ["'segmenter.hold_s'", "0 to 3600"], id="hold-negative"
     ),
     pytest.param(
         lambda d: run("--interval -1"),
         2,
-        ["'background.interval'", "0 to 86400"],
+        ["'background.interval_s'", "0 to 86400"],
         id="interval-negative",
     ),
     pytest.param(

@@ -328,7 +328,7 @@ def test_actions_change_what_the_preview_shows(
         pytest.param(
             "/api/settings",
             {"segmenter.name": "diff", "matte.feather": 99},
-            "ConfigError: control: bad value 99 for 'matte.feather'",
+            "ConfigError: control: bad value 99 for 'matte.feather_px'",
             id="one-bad-value-of-two",
         ),
     ],
@@ -773,7 +773,9 @@ def test_ctl_says_when_vbgcam_is_not_running(runtime_dir: Path) -> None:
     port = free_port()
     result = CliRunner().invoke(ctl_app, ["pause", "--port", str(port)])
     assert result.exit_code == 1
-    assert result.stderr == f"vbgcam is not running (no control server on 127.0.0.1:{port})\n"
+    assert result.stderr == (
+        f"ControlError: vbgcam is not running (no control server on 127.0.0.1:{port})\n"
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
@@ -783,11 +785,11 @@ def test_ctl_without_token_file_or_with_a_stale_one(
     runner = CliRunner()
     result = runner.invoke(ctl_app, ["status", "--port", str(server.port)])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"no control token at {runtime_dir}/vbgcam/token")
+    assert result.stderr.startswith(f"ControlError: no control token at {runtime_dir}/vbgcam/token")
     write_token_file("stale-token-from-last-week-xx")
     result = runner.invoke(ctl_app, ["status", "--port", str(server.port)])
     assert result.exit_code == 1
-    assert result.stderr.startswith("the server on 127.0.0.1:")
+    assert result.stderr.startswith("ControlError: the server on 127.0.0.1:")
     assert "refused the token" in result.stderr
 
 

@@ -218,7 +218,7 @@ class Everything:
 
 def test_video_part_scores_the_original_diff(tiny_clip: Clip) -> None:
     runnables, notes = build_methods(
-        [Method("diff (original)", "diff", {"hold": 0, "clean": False}, single_frame=False)]
+        [Method("diff (original)", "diff", {"hold_s": 0, "clean": False}, single_frame=False)]
     )
     assert notes == []
     (row,) = evaluate_video([tiny_clip], runnables)
@@ -251,7 +251,7 @@ def test_methods_that_cannot_be_built_are_skipped_with_a_reason(
         [
             Method("not yet", "no-such-segmenter"),
             Method("new knob", "diff", {"no_such_field": 1}),
-            Method("baseline", "diff", {"hold": 0}),
+            Method("baseline", "diff", {"hold_s": 0}),
             Method("model", "needs-model"),
         ]
     )

@@ -53,7 +53,7 @@ def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:
         pytest.param("[camera]\nfps = 0\n", ["'camera.fps'", "from 1 to 240"], id="fps-zero"),
         pytest.param("[camera]\nfps = 1000\n", ["'camera.fps'", "from 1 to 240"], id="fps-huge"),
         pytest.param("[background]\nblur = inf\n", ["'background.blur'"], id="int-infinite"),
-        pytest.param("[segmenter]\nhold = nan\n", ["'segmenter.hold'"], id="float-nan"),
+        pytest.param("[segmenter]\nhold = nan\n", ["'segmenter.hold_s'"], id="float-nan"),
         pytest.param("[camera]\nfps = true\n", ["'camera.fps'"], id="fps-bool"),
         pytest.param('[camera]\nfourcc = "MJPEG"\n', ["'camera.fourcc'", "four"], id="fourcc-long"),
         pytest.param("[camera]\nsource = true\n", ["'camera.source'", "string"], id="source-bool"),

@@ -589,7 +589,7 @@ def _by_content(path: Path, settings: BackgroundSettings, size: tuple[int, int])
     """``mode = "auto"`` with a path: a folder, a video (by suffix, or because no image
     decoder takes it but a video decoder does), else a picture."""
     if path.is_dir():
-        return FolderBackground(path, size, settings.fit, settings.interval)
+        return FolderBackground(path, size, settings.fit, settings.interval_s)
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return VideoBackground(path, size, settings.fit)
     if path.is_file() and not cv2.haveImageReader(str(path)):
@@ -620,7 +620,7 @@ def _make_background(settings: BackgroundSettings, size: tuple[int, int]) -> Bac
     if mode == "image":
         return ImageBackground(_needs_path(settings), size, settings.fit)
     if mode == "folder":
-        return FolderBackground(_needs_path(settings), size, settings.fit, settings.interval)
+        return FolderBackground(_needs_path(settings), size, settings.fit, settings.interval_s)
     if mode == "video":
         return VideoBackground(_needs_path(settings), size, settings.fit)
     if mode == "blur":

@@ -5,10 +5,11 @@
     ├── SourceError             a camera or video that cannot be opened or decoded
     ├── BackgroundError         a background image that cannot be read
     ├── OutputError             a virtual camera or recording that cannot be opened
-    └── ModelError              a segmentation model that is missing or corrupt
+    ├── ModelError              a segmentation model that is missing or corrupt
+    └── ControlError            no running vbgcam to control, or it refused ('vbgcam ctl')
 
-The CLI prints ``Name: message`` on one line and exits non-zero; anything else is a bug
-and keeps its traceback.
+Every command prints ``Name: message`` on one line and exits non-zero
+(``vbgcam.cli.exits``); anything else is a bug and keeps its traceback.
 """
 
 
@@ -34,3 +35,12 @@ class OutputError(VbgcamError):
 
 class ModelError(VbgcamError):
     """A segmentation model that is missing, truncated or fails its checksum."""
+
+
+class ControlError(VbgcamError):
+    """No running vbgcam answers on the control port, or it refused the request (``kind``:
+    the name the server gave its refusal, such as ConfigError for a bad colour)."""
+
+    def __init__(self, message: str, kind: str = "ControlError") -> None:
+        super().__init__(message)
+        self.kind = kind

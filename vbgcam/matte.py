@@ -140,7 +140,7 @@ def make_matte(settings: MatteSettings) -> Matte | None:
         return None
     return Matte(
         MatteOptions(
-            smooth=settings.smooth, feather_px=settings.feather, min_blob=settings.min_blob
+            smooth=settings.smooth, feather_px=settings.feather_px, min_blob=settings.min_blob
         )
     )
 

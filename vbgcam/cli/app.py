@@ -7,7 +7,6 @@ non-zero exit code; ``--debug`` shows their traceback too.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -17,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import cv2
 import numpy as np
@@ -25,15 +24,17 @@ import typer
 
 from vbgcam import __version__
 from vbgcam.backgrounds import Background, make_background
+from vbgcam.cli import exits
+from vbgcam.cli.exits import reports_errors
 from vbgcam.cli.models import models_app, offer_pull
 from vbgcam.compose import Compositor, compositor_for
 from vbgcam.config import paths
-from vbgcam.config.settings import SEGMENTER_NAMES, Settings, load_settings
+from vbgcam.config.settings import Settings, flag_help, load_settings
 from vbgcam.config.watch import ConfigWatcher
 from vbgcam.control.client import ctl_app
 from vbgcam.control.server import ControlServer
 from vbgcam.control.token import make_token, remove_token_file, write_token_file
-from vbgcam.errors import ConfigError, SourceError, VbgcamError
+from vbgcam.errors import ConfigError, SourceError
 from vbgcam.outputs import FrameSink, open_sinks
 from vbgcam.outputs.cameras import READERS, CameraOutput
 from vbgcam.outputs.still import check_picture_path, write_picture
@@ -55,26 +56,6 @@ app = typer.Typer(
 
 app.add_typer(models_app, name="models")
 app.add_typer(ctl_app, name="ctl")
-
-_debug = False
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def reports_errors(command: F) -> F:
-    """Turn expected failures into ``Kind: message`` and an exit code, not a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except VbgcamError as exc:
-            if _debug:
-                raise
-            typer.echo(f"{type(exc).__name__}: {exc}", err=True)
-            raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 class JsonLines(logging.Formatter):
@@ -131,8 +112,7 @@ def main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
-    global _debug
-    _debug = debug
+    exits.debug = debug
     _setup_logging(log_level, log_json)
 
 
@@ -145,107 +125,38 @@ ConfigOpt = Annotated[
         "Default: $XDG_CONFIG_HOME/vbgcam/config.toml if it exists.",
     ),
 ]
-CameraOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--camera",
-        help="Camera index (0), device (/dev/video0), a video file to use as the camera, "
-        "or 'demo' for a generated scene. (default: 0)",
-    ),
-]
-SizeOpt = Annotated[
-    str | None, typer.Option(help="Camera mode and output size, WIDTHxHEIGHT. (default: 1280x720)")
-]
-FpsOpt = Annotated[float | None, typer.Option(help="Camera and output frame rate. (default: 30)")]
+CameraOpt = Annotated[str | None, typer.Option("--camera", help=flag_help("camera.source"))]
+SizeOpt = Annotated[str | None, typer.Option(help=flag_help("camera.size"))]
+FpsOpt = Annotated[float | None, typer.Option(help=flag_help("camera.fps"))]
 BgOpt = Annotated[
     str | None,
-    typer.Option("--bg", help="Background image. Default: the camera picture, blurred."),
+    typer.Option("--bg", help=flag_help("background.path", "the camera picture, blurred")),
 ]
-FitOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="How a picture fills the frame: cover, contain, stretch, tile. (default: cover)"
-    ),
-]
-ColorOpt = Annotated[
-    str | None,
-    typer.Option(help="Replace the background with a solid colour: #RRGGBB or a name."),
-]
+FitOpt = Annotated[str | None, typer.Option(help=flag_help("background.fit"))]
+ColorOpt = Annotated[str | None, typer.Option(help=flag_help("background.color", ""))]
 MirrorOpt = Annotated[
-    bool | None, typer.Option("--mirror/--no-mirror", help="Mirror the output left-right.")
+    bool | None,
+    typer.Option("--mirror/--no-mirror", help=flag_help("background.mirror", "no-mirror")),
 ]
-OverlayOpt = Annotated[
-    str | None,
-    typer.Option(help="Picture with transparency drawn over the output (logo, name tag)."),
-]
-BgModeOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="Background mode: auto (by what --bg is; blur without it), image, folder, video, "
-        "blur, color, none. (default: auto)"
-    ),
-]
-IntervalOpt = Annotated[
-    float | None,
-    typer.Option(help="Folder background: seconds per picture; 0 = on command. (default: 0)"),
-]
+OverlayOpt = Annotated[str | None, typer.Option(help=flag_help("background.overlay", "none"))]
+BgModeOpt = Annotated[str | None, typer.Option(help=flag_help("background.mode"))]
+IntervalOpt = Annotated[float | None, typer.Option(help=flag_help("background.interval_s"))]
 OverlayPositionOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="Overlay place: top-left, top-right, bottom-left, bottom-right, full. "
-        "(default: bottom-right)"
-    ),
+    str | None, typer.Option(help=flag_help("background.overlay_position"))
 ]
-BlurOpt = Annotated[
-    int | None,
-    typer.Option(help="Blur strength 0-100 when no --bg is given. (default: 60)"),
-]
-SegmenterOpt = Annotated[
-    str | None,
-    typer.Option(
-        help=f"Person mask method: {', '.join(SEGMENTER_NAMES)}. 'auto' is 'rvm' (video matting, "
-        "the best masks) when its model is downloaded and this machine affords it, else "
-        "'selfie' (a lighter network) when its model is, else 'diff'. (default: auto)"
-    ),
-]
-ThresholdOpt = Annotated[
-    int | None,
-    typer.Option(help="diff: grey-level change (0-255) that counts as motion. (default: 3)"),
-]
-HoldOpt = Annotated[
-    float | None,
-    typer.Option(
-        help="diff: seconds a person who stopped moving is kept; 0 = the original method, "
-        "which forgets at once. (default: 30)"
-    ),
-]
+BlurOpt = Annotated[int | None, typer.Option(help=flag_help("background.blur"))]
+SegmenterOpt = Annotated[str | None, typer.Option(help=flag_help("segmenter.name"))]
+ThresholdOpt = Annotated[int | None, typer.Option(help=flag_help("segmenter.threshold"))]
+HoldOpt = Annotated[float | None, typer.Option(help=flag_help("segmenter.hold_s"))]
 CleanOpt = Annotated[
     bool | None,
-    typer.Option(
-        "--clean/--no-clean",
-        help="diff: de-noise at low resolution and fill the silhouette; --no-clean --hold 0 "
-        "--no-refine is the original method exactly. (default: clean)",
-    ),
+    typer.Option("--clean/--no-clean", help=flag_help("segmenter.clean", "clean")),
 ]
-ModelOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="selfie: auto (wide frames: the general model on a band around the person; "
-        "others: general), crop (that band on any frame), general (whole frame), or "
-        "landscape (whole frame, least CPU). (default: auto)"
-    ),
-]
-PlateOpt = Annotated[
-    str | None,
-    typer.Option(help="plate: picture of the empty scene (see 'vbgcam calibrate')."),
-]
+ModelOpt = Annotated[str | None, typer.Option(help=flag_help("segmenter.model"))]
+PlateOpt = Annotated[str | None, typer.Option(help=flag_help("segmenter.plate", ""))]
 RefineOpt = Annotated[
     bool | None,
-    typer.Option(
-        "--refine/--no-refine",
-        help="Refine the mask: remove specks, steady it over time, snap its edge to the picture. "
-        "(default: refine)",
-    ),
+    typer.Option("--refine/--no-refine", help=flag_help("matte.refine", "refine")),
 ]
 
 
@@ -258,7 +169,7 @@ FLAG_KEYS = {
     "blur": "background.blur",
     "segmenter": "segmenter.name",
     "threshold": "segmenter.threshold",
-    "hold": "segmenter.hold",
+    "hold": "segmenter.hold_s",
     "clean": "segmenter.clean",
     "model": "segmenter.model",
     "plate": "segmenter.plate",
@@ -272,7 +183,7 @@ FLAG_KEYS = {
     "overlay": "background.overlay",
     "overlay_position": "background.overlay_position",
     "bg_mode": "background.mode",
-    "interval": "background.interval",
+    "interval": "background.interval_s",
     "pause_image": "control.pause_image",
     "on_demand": "control.on_demand",
     "control": "control.enabled",
@@ -309,9 +220,7 @@ def run(
     camera: CameraOpt = None,
     size: SizeOpt = None,
     fps: FpsOpt = None,
-    fourcc: Annotated[
-        str | None, typer.Option(help="Pixel format asked of the camera. (default: MJPG)")
-    ] = None,
+    fourcc: Annotated[str | None, typer.Option(help=flag_help("camera.fourcc"))] = None,
     bg: BgOpt = None,
     blur: BlurOpt = None,
     fit: FitOpt = None,
@@ -331,43 +240,27 @@ def run(
     device: Annotated[
         str | None,
         typer.Option(
-            help="Virtual camera: /dev/videoN (the kernel camera), a name for the PipeWire "
-            "camera, or 'none' for no virtual camera. (default: the first v4l2loopback device, "
-            "and 'VBG Camera' on PipeWire)"
+            help=flag_help(
+                "output.device", "the first v4l2loopback device, and 'VBG Camera' on PipeWire"
+            )
         ),
     ] = None,
     backend: Annotated[
         str | None,
         typer.Option(
-            help="Virtual camera outputs, comma-separated: v4l2loopback (Zoom, Teams, "
-            "Discord, Slack), pipewire (OBS, Firefox, Flatpak apps; no kernel module), obs "
-            "(macOS/Windows). (default: every one available, each kept trying on its own)"
+            help=flag_help("output.backends", "every one available, each kept trying on its own")
         ),
     ] = None,
-    record: Annotated[
-        str | None, typer.Option(help="Also record what the virtual camera shows to this file.")
-    ] = None,
+    record: Annotated[str | None, typer.Option(help=flag_help("output.record", ""))] = None,
     control: Annotated[
         bool | None,
-        typer.Option(
-            "--control/--no-control",
-            help="Serve the control page and API on 127.0.0.1. (default: control)",
-        ),
+        typer.Option("--control/--no-control", help=flag_help("control.enabled", "control")),
     ] = None,
-    control_port: Annotated[
-        int | None, typer.Option(help="Port of the control page and API. (default: 8765)")
-    ] = None,
-    pause_image: Annotated[
-        str | None,
-        typer.Option(help="Shown while paused: card, background, last. (default: card)"),
-    ] = None,
+    control_port: Annotated[int | None, typer.Option(help=flag_help("control.port"))] = None,
+    pause_image: Annotated[str | None, typer.Option(help=flag_help("control.pause_image"))] = None,
     on_demand: Annotated[
         bool | None,
-        typer.Option(
-            "--on-demand/--always-on",
-            help="Linux: release the webcam while no app has the virtual camera open. "
-            "(default: on-demand)",
-        ),
+        typer.Option("--on-demand/--always-on", help=flag_help("control.on_demand", "on-demand")),
     ] = None,
     frames: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many output frames.")

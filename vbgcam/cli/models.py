@@ -11,18 +11,18 @@ at the prompt, or with ``--yes`` where there is no terminal to ask on.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import typer
 
 from vbgcam import models
+from vbgcam.cli.exits import reports_errors
 from vbgcam.errors import ModelError
 from vbgcam.models import npm
 
@@ -32,22 +32,6 @@ models_app = typer.Typer(
     no_args_is_help=True,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _reports_errors(command: F) -> F:
-    """Turn a ModelError into one ``ModelError: message`` on stderr and exit status 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ModelError as exc:
-            typer.echo(f"{type(exc).__name__}: {exc}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
 
 def _can_ask() -> bool:
     """Whether a person can answer a prompt: stdin and stderr are both terminals."""
@@ -55,7 +39,7 @@ def _can_ask() -> bool:
 
 
 @models_app.command("list")
-@_reports_errors
+@reports_errors
 def list_models() -> None:
     """Show each model, its input size, whether the cached files are intact, and where they are."""
     rows = [("MODEL", "INPUT", "STATUS", "PATH")]
@@ -209,7 +193,7 @@ def _convert_all(specs: list[models.NpmSpec], errors: list[str]) -> None:
 
 
 @models_app.command("pull")
-@_reports_errors
+@reports_errors
 def pull_models(
     names: Annotated[
         list[str] | None,
@@ -320,7 +304,7 @@ def offer_pull() -> bool:
 
 
 @models_app.command("import")
-@_reports_errors
+@reports_errors
 def import_models(
     path: Annotated[
         Path,
@@ -352,7 +336,7 @@ def import_models(
 
 
 @models_app.command("path")
-@_reports_errors
+@reports_errors
 def model_path(
     name: Annotated[
         str | None,

@@ -1,8 +1,12 @@
 """Settings: one immutable snapshot, built from the TOML file and command-line flags.
 
-Every key lives in ``KEYS`` with the parser that validates it, so the config file, the flags
-and ``config.example.toml`` cannot drift apart: an unknown key or a bad value is a
-``ConfigError`` that names the key and what is allowed, never a silent default.
+The schema is written once, here: each field of the section dataclasses carries its parser,
+its help text and its unit (``setting``), and everything else is derived from it: ``KEYS``
+(what the config file and ``build_settings`` accept), the command-line flags' help with its
+default (``flag_help``), and the check that ``config.example.toml`` lists every key with its
+default (tests/config/test_settings_schema.py). An unknown key or a bad value is a
+``ConfigError`` that names the key and what is allowed, never a silent default. Keys that
+hold seconds or pixels end in ``_s`` or ``_px``; their old names are still read (``ALIASES``).
 """
 
 from __future__ import annotations
@@ -23,16 +27,6 @@ SEGMENTER_NAMES = ("auto", "rvm", "selfie", "diff", "plate", "mog2", "knn")
 MODEL_CHOICES = ("auto", "crop", "general", "landscape")
 
 
-@dataclass(frozen=True)
-class CameraSettings:
-    """What to capture and in which mode; the mode is also the output's size and rate."""
-
-    source: str = "0"
-    size: tuple[int, int] = (1280, 720)
-    fps: float = 30.0
-    fourcc: str = "MJPG"
-
-
 BACKGROUND_MODES = ("auto", "image", "folder", "video", "blur", "color", "none")
 FIT_MODES = ("cover", "contain", "stretch", "tile")
 OVERLAY_POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right", "full")
@@ -49,87 +43,6 @@ COLOR_NAMES = {
     "teal": (42, 161, 152),
     "beige": (232, 220, 196),
 }
-
-
-@dataclass(frozen=True)
-class BackgroundSettings:
-    """What replaces the background.
-
-    ``mode = "auto"`` means: the picture, folder or video at ``path`` by what it is, or the
-    camera picture blurred when ``path`` is empty.
-    """
-
-    mode: str = "auto"
-    path: str = ""
-    fit: str = "cover"
-    interval: float = 0.0
-    blur: int = 60
-    color: str = "#20242c"
-    mirror: bool = False
-    overlay: str = ""
-    overlay_position: str = "bottom-right"
-
-
-@dataclass(frozen=True)
-class ControlSettings:
-    """Live control: the local web page and API, pausing, and on-demand capture."""
-
-    enabled: bool = True
-    port: int = 8765
-    pause_image: str = "card"
-    on_demand: bool = True
-
-
-@dataclass(frozen=True)
-class SegmenterSettings:
-    """Which method finds the person, and its tuning."""
-
-    name: str = "auto"
-    threshold: int = 3
-    hold: float = 30.0
-    clean: bool = True
-    model: str = "auto"
-    flip: bool = False
-    every: int = 1
-    reuse: bool = True
-    skip_calm: bool = True
-    plate: str = ""
-    threads: int = 1
-    rvm_long_side_px: int = 0  # 0: the largest that fits network_cpu here
-    network_cpu: float = 0.25
-
-
-@dataclass(frozen=True)
-class MatteSettings:
-    """Mask refinement shared by every segmenter (see vbgcam/matte.py)."""
-
-    refine: bool = True
-    smooth: float = 0.6
-    feather: int = 2
-    min_blob: float = 0.005
-
-
-@dataclass(frozen=True)
-class OutputSettings:
-    """Where composited frames go. ``device = "none"`` runs without a virtual camera."""
-
-    device: str = ""
-    # Virtual camera outputs, by pyvirtualcam backend name; empty: every one this platform
-    # has (Linux: v4l2loopback and pipewire at once).
-    backends: tuple[str, ...] = ()
-    record: str = ""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The whole configuration; stages read it at frame boundaries and never mutate it."""
-
-    camera: CameraSettings = field(default_factory=CameraSettings)
-    background: BackgroundSettings = field(default_factory=BackgroundSettings)
-    segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
-    matte: MatteSettings = field(default_factory=MatteSettings)
-    output: OutputSettings = field(default_factory=OutputSettings)
-    control: ControlSettings = field(default_factory=ControlSettings)
 
 
 # --- value parsers: each takes a raw TOML or command-line value, returns the typed value or
@@ -277,57 +190,261 @@ def _choice(names: tuple[str, ...]) -> Callable[[Any], str]:
     return parse
 
 
+# --- the schema
+
+
 @dataclass(frozen=True)
 class Key:
-    """One settable key: how to parse it, and whether it names a file."""
+    """One settable key: how to parse it, what it means, and whether it names a file."""
 
     parse: Callable[[Any], Any]
+    help: str = ""
+    unit: str = ""  # how the default is shown after its number: " s", " px"
     is_path: bool = False
 
 
-KEYS: dict[str, Key] = {
-    "camera.source": Key(_path),  # a camera, or a video file
-    "camera.size": Key(parse_size),
-    "camera.fps": Key(_number(1, 240)),
-    "camera.fourcc": Key(_fourcc),
-    "background.mode": Key(_choice(BACKGROUND_MODES)),
-    "background.path": Key(_path, is_path=True),
-    "background.fit": Key(_choice(FIT_MODES)),
-    "background.interval": Key(_number(0, 86400)),
-    "background.blur": Key(_integer(0, 100)),
-    "background.color": Key(_color),
-    "background.mirror": Key(_boolean),
-    "background.overlay": Key(_path, is_path=True),
-    "background.overlay_position": Key(_choice(OVERLAY_POSITIONS)),
-    "segmenter.name": Key(_choice(SEGMENTER_NAMES)),
-    "segmenter.threshold": Key(_integer(0, 255)),
-    "segmenter.hold": Key(_number(0, 3600)),
-    "segmenter.clean": Key(_boolean),
-    "segmenter.model": Key(_choice(MODEL_CHOICES)),
-    "segmenter.flip": Key(_boolean),
-    "segmenter.every": Key(_integer(1, 10)),
-    "segmenter.reuse": Key(_boolean),
-    "segmenter.skip_calm": Key(_boolean),
-    "segmenter.plate": Key(_path, is_path=True),
-    "segmenter.threads": Key(_integer(0, 64)),
-    "segmenter.rvm_long_side_px": Key(_size_or_auto(64, 1280)),
-    "segmenter.network_cpu": Key(_number(0.05, 8)),
-    "matte.refine": Key(_boolean),
-    "matte.smooth": Key(_number(0, 0.95)),
-    "matte.feather": Key(_integer(0, 20)),
-    "matte.min_blob": Key(_number(0, 0.5)),
-    "output.device": Key(_text),
-    "output.backends": Key(_name_list),
-    "output.record": Key(_path, is_path=True),
-    "control.enabled": Key(_boolean),
-    "control.port": Key(_integer(1024, 65535)),
-    "control.pause_image": Key(_choice(PAUSE_IMAGES)),
-    "control.on_demand": Key(_boolean),
+def setting(
+    default: Any, parse: Callable[[Any], Any], help: str, unit: str = "", is_path: bool = False
+) -> Any:
+    """A dataclass field that is also a key of the config file."""
+    return field(default=default, metadata={"key": Key(parse, help, unit, is_path)})
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """What to capture and in which mode; the mode is also the output's size and rate."""
+
+    source: str = setting(
+        "0",
+        _path,
+        "Camera index (0), device (/dev/video0), a video file to use as the camera, or "
+        "'demo' for a generated scene.",
+    )
+    size: tuple[int, int] = setting(
+        (1280, 720), parse_size, "Camera mode and output size, WIDTHxHEIGHT."
+    )
+    fps: float = setting(30.0, _number(1, 240), "Camera and output frame rate.")
+    fourcc: str = setting("MJPG", _fourcc, "Pixel format asked of the camera.")
+
+
+@dataclass(frozen=True)
+class BackgroundSettings:
+    """What replaces the background.
+
+    ``mode = "auto"`` means: the picture, folder or video at ``path`` by what it is, or the
+    camera picture blurred when ``path`` is empty.
+    """
+
+    mode: str = setting(
+        "auto",
+        _choice(BACKGROUND_MODES),
+        "Background mode: auto (by what --bg is; blur without it), image, folder, video, "
+        "blur, color, none.",
+    )
+    path: str = setting("", _path, "Background picture, folder or video.", is_path=True)
+    fit: str = setting(
+        "cover", _choice(FIT_MODES), "How a picture fills the frame: cover, contain, stretch, tile."
+    )
+    interval_s: float = setting(
+        0.0, _number(0, 86400), "Folder background: seconds per picture; 0 = on command.", " s"
+    )
+    blur: int = setting(60, _integer(0, 100), "Blur strength 0-100 when no --bg is given.")
+    color: str = setting(
+        "#20242c", _color, "Replace the background with a solid colour: #RRGGBB or a name."
+    )
+    mirror: bool = setting(False, _boolean, "Mirror the output left-right.")
+    overlay: str = setting(
+        "",
+        _path,
+        "Picture with transparency drawn over the output (logo, name tag).",
+        is_path=True,
+    )
+    overlay_position: str = setting(
+        "bottom-right",
+        _choice(OVERLAY_POSITIONS),
+        "Overlay place: top-left, top-right, bottom-left, bottom-right, full.",
+    )
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    """Live control: the local web page and API, pausing, and on-demand capture."""
+
+    enabled: bool = setting(True, _boolean, "Serve the control page and API on 127.0.0.1.")
+    port: int = setting(8765, _integer(1024, 65535), "Port of the control page and API.")
+    pause_image: str = setting(
+        "card", _choice(PAUSE_IMAGES), "Shown while paused: card, background, last."
+    )
+    on_demand: bool = setting(
+        True,
+        _boolean,
+        "Linux: release the webcam while no app has the virtual camera open.",
+    )
+
+
+@dataclass(frozen=True)
+class SegmenterSettings:
+    """Which method finds the person, and its tuning."""
+
+    name: str = setting(
+        "auto",
+        _choice(SEGMENTER_NAMES),
+        f"Person mask method: {', '.join(SEGMENTER_NAMES)}. 'auto' is 'rvm' (video matting, "
+        "the best masks) when its model is downloaded and this machine affords it, else "
+        "'selfie' (a lighter network) when its model is, else 'diff'.",
+    )
+    threshold: int = setting(
+        3, _integer(0, 255), "diff: grey-level change (0-255) that counts as motion."
+    )
+    hold_s: float = setting(
+        30.0,
+        _number(0, 3600),
+        "diff: seconds a person who stopped moving is kept; 0 = the original method, which "
+        "forgets at once.",
+        " s",
+    )
+    clean: bool = setting(
+        True,
+        _boolean,
+        "diff: de-noise at low resolution and fill the silhouette; --no-clean --hold 0 "
+        "--no-refine is the original method exactly.",
+    )
+    model: str = setting(
+        "auto",
+        _choice(MODEL_CHOICES),
+        "selfie: auto (wide frames: the general model on a band around the person; others: "
+        "general), crop (that band on any frame), general (whole frame), or landscape (whole "
+        "frame, least CPU).",
+    )
+    flip: bool = setting(
+        False, _boolean, "selfie: also run on the mirrored frame and average (twice the cost)."
+    )
+    every: int = setting(
+        1, _integer(1, 10), "selfie: run the network on every Nth frame only, the mask carried."
+    )
+    reuse: bool = setting(True, _boolean, "Skip the network while the picture has not changed.")
+    skip_calm: bool = setting(
+        True,
+        _boolean,
+        "selfie, with reuse: while the person barely moves, run the network on every other frame.",
+    )
+    plate: str = setting(
+        "", _path, "plate: picture of the empty scene (see 'vbgcam calibrate').", is_path=True
+    )
+    threads: int = setting(
+        1, _integer(0, 64), "Threads for the network and OpenCV; 0 = one per core."
+    )
+    rvm_long_side_px: int = setting(
+        0,
+        _size_or_auto(64, 1280),
+        "rvm: the network's input, long side; 0 = the largest that fits network_cpu here.",
+        " px",
+    )
+    network_cpu: float = setting(
+        0.25,
+        _number(0.05, 8),
+        "rvm: share of one core its network may use on average (0.25 = a quarter).",
+    )
+
+
+@dataclass(frozen=True)
+class MatteSettings:
+    """Mask refinement shared by every segmenter (see vbgcam/matte.py)."""
+
+    refine: bool = setting(
+        True,
+        _boolean,
+        "Refine the mask: remove specks, steady it over time, snap its edge to the picture.",
+    )
+    smooth: float = setting(
+        0.6, _number(0, 0.95), "Temporal smoothing where the picture is still (0 = none)."
+    )
+    feather_px: int = setting(
+        2, _integer(0, 20), "Soft edge grown into the background, in working-copy pixels.", " px"
+    )
+    min_blob: float = setting(
+        0.005, _number(0, 0.5), "Blobs and holes smaller than this share of the frame go."
+    )
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """Where composited frames go. ``device = "none"`` runs without a virtual camera."""
+
+    device: str = setting(
+        "",
+        _text,
+        "Virtual camera: /dev/videoN (the kernel camera), a name for the PipeWire camera, or "
+        "'none' for no virtual camera.",
+    )
+    # Virtual camera outputs, by pyvirtualcam backend name; empty: every one this platform
+    # has (Linux: v4l2loopback and pipewire at once).
+    backends: tuple[str, ...] = setting(
+        (),
+        _name_list,
+        "Virtual camera outputs, comma-separated: v4l2loopback (Zoom, Teams, Discord, Slack), "
+        "pipewire (OBS, Firefox, Flatpak apps; no kernel module), obs (macOS/Windows).",
+    )
+    record: str = setting(
+        "", _path, "Also record what the virtual camera shows to this file.", is_path=True
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration; stages read it at frame boundaries and never mutate it."""
+
+    camera: CameraSettings = field(default_factory=CameraSettings)
+    background: BackgroundSettings = field(default_factory=BackgroundSettings)
+    segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
+    matte: MatteSettings = field(default_factory=MatteSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+    control: ControlSettings = field(default_factory=ControlSettings)
+
+
+def _schema() -> tuple[dict[str, Key], dict[str, Any]]:
+    keys: dict[str, Key] = {}
+    defaults: dict[str, Any] = {}
+    for section in dataclasses.fields(Settings):
+        for item in dataclasses.fields(getattr(Settings(), section.name)):
+            name = f"{section.name}.{item.name}"
+            keys[name] = item.metadata["key"]
+            defaults[name] = item.default
+    return keys, defaults
+
+
+# Every key of the config file, with its parser; and its default, as the dataclasses say.
+KEYS, DEFAULTS = _schema()
+
+# Old key names, still read: they mean the key they point to.
+ALIASES = {
+    "output.backend": "output.backends",
+    "segmenter.hold": "segmenter.hold_s",
+    "background.interval": "background.interval_s",
+    "matte.feather": "matte.feather_px",
 }
 
 
-# Old key names, still read: they mean the key they point to.
-ALIASES = {"output.backend": "output.backends"}
+def shown_default(name: str) -> str:
+    """A key's default as the user writes it: 1280x720, 30 s, true."""
+    value = DEFAULTS[name]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if name == "camera.size":
+        return f"{value[0]}x{value[1]}"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value}{KEYS[name].unit}"
+
+
+def flag_help(name: str, default: str | None = None) -> str:
+    """The help of the flag that sets key ``name``: its text and its default, from the
+    schema (``default`` when the flag shows it otherwise, such as --clean/--no-clean)."""
+    key = KEYS[name]
+    shown = default if default is not None else shown_default(name)
+    return f"{key.help} (default: {shown})" if shown else key.help
 
 
 def _unknown(name: str, known: list[str]) -> ConfigError:

@@ -7,15 +7,14 @@ not running (...)``, or the server's ``ConfigError: ...``) and exit status 1, ne
 
 from __future__ import annotations
 
-import functools
 import http.client
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
+from vbgcam.cli.exits import reports_errors
 from vbgcam.control.token import (
     DEFAULT_PORT,
     page_url,
@@ -23,6 +22,7 @@ from vbgcam.control.token import (
     read_token_port,
     token_path,
 )
+from vbgcam.errors import ControlError
 from vbgcam.file_kinds import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 ctl_app = typer.Typer(
@@ -41,34 +41,16 @@ PortOpt = Annotated[
     ),
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class CtlError(Exception):
-    """One line for the user; the command exits with status 1."""
-
-
-def _reports_errors(command: F) -> F:
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except CtlError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
 
 def request(port: int | None, method: str, path: str, body: Any = None) -> Any:
     """Send one request with the token and return the decoded JSON answer.
 
-    Raises CtlError with the line to show: not running, no or wrong token, or the server's
+    Raises ControlError with the line to show: not running, no or wrong token, or the server's
     error (``ConfigError: ...``). The token only ever goes to the port vbgcam recorded.
     """
     recorded = read_token_port()
     if port is not None and recorded is not None and port != recorded:
-        raise CtlError(
+        raise ControlError(
             f"the running vbgcam serves its control page on port {recorded}, not {port}; "
             f"use --port {recorded}"
         )
@@ -86,13 +68,13 @@ def request(port: int | None, method: str, path: str, body: Any = None) -> Any:
         response = connection.getresponse()
         text = response.read()
     except ConnectionRefusedError:
-        raise CtlError(f"vbgcam is not running (no control server on {where})") from None
+        raise ControlError(f"vbgcam is not running (no control server on {where})") from None
     except TimeoutError:
-        raise CtlError(
+        raise ControlError(
             f"the control server on {where} did not answer within {TIMEOUT_S:g} s"
         ) from None
     except (OSError, http.client.HTTPException) as exc:
-        raise CtlError(f"cannot talk to the control server on {where}: {exc}") from None
+        raise ControlError(f"cannot talk to the control server on {where}: {exc}") from None
     finally:
         connection.close()
     try:
@@ -103,18 +85,22 @@ def request(port: int | None, method: str, path: str, body: Any = None) -> Any:
         return answer
     message = answer.get("error") if isinstance(answer, dict) else None
     if response.status == 401:
-        raise CtlError(
+        raise ControlError(
             f"no control token at {token_path()}; is vbgcam running as this user, with the "
             "same XDG_RUNTIME_DIR?"
         )
     if response.status == 403 and token is not None and "token" in str(message):
-        raise CtlError(
+        raise ControlError(
             f"the server on {where} refused the token in {token_path()}; "
             "is that port another program's, or another vbgcam's? (--port)"
         )
     if response.status == 400 and message:
-        raise CtlError(str(message))
-    raise CtlError(
+        # The server's own "ConfigError: ..." line: shown under the server's kind.
+        kind, _, text_part = str(message).partition(": ")
+        if kind.isidentifier() and kind.endswith("Error") and text_part:
+            raise ControlError(text_part, kind=kind)
+        raise ControlError(str(message))
+    raise ControlError(
         f"the control server on {where} answered {response.status}: {message or text[:200]!r}"
     )
 
@@ -152,7 +138,7 @@ def summarise(status: dict[str, Any]) -> str:
 
 
 @ctl_app.command()
-@_reports_errors
+@reports_errors
 def status(
     port: PortOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw status JSON.")] = False,
@@ -163,7 +149,7 @@ def status(
 
 
 @ctl_app.command()
-@_reports_errors
+@reports_errors
 def bg(
     path: Annotated[
         Path,
@@ -176,7 +162,7 @@ def bg(
         absolute = path.expanduser().resolve()
         is_folder = absolute.is_dir()
     except (OSError, RuntimeError) as exc:  # a name too long, "~user" of no such user
-        raise CtlError(f"cannot use {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise ControlError(f"cannot use {path}: {getattr(exc, 'strerror', None) or exc}") from None
     suffix = absolute.suffix.lower()
     if is_folder:
         mode = "folder"
@@ -191,7 +177,7 @@ def bg(
 
 
 @ctl_app.command()
-@_reports_errors
+@reports_errors
 def blur(
     strength: Annotated[int, typer.Argument(help="0 (sharp) to 100.", show_default=False)],
     port: PortOpt = None,
@@ -202,7 +188,7 @@ def blur(
 
 
 @ctl_app.command()
-@_reports_errors
+@reports_errors
 def color(
     value: Annotated[
         str, typer.Argument(help="#RRGGBB (or RRGGBB) or a colour name.", show_default=False)
@@ -218,7 +204,7 @@ def color(
 
 
 @ctl_app.command()
-@_reports_errors
+@reports_errors
 def none(port: PortOpt = None) -> None:
     """Send the camera picture as it is, background and all."""
     request(port, "POST", "/api/background", {"mode": "none"})
@@ -226,7 +212,7 @@ def none(port: PortOpt = None) -> None:
 
 
 @ctl_app.command("next")
-@_reports_errors
+@reports_errors
 def next_picture(port: PortOpt = None) -> None:
     """Show the next picture of a folder background."""
     request(port, "POST", "/api/background/next")
@@ -234,7 +220,7 @@ def next_picture(port: PortOpt = None) -> None:
 
 
 @ctl_app.command()
-@_reports_errors
+@reports_errors
 def pause(port: PortOpt = None) -> None:
     """Release the webcam and send the pause picture."""
     request(port, "POST", "/api/pause")
@@ -242,7 +228,7 @@ def pause(port: PortOpt = None) -> None:
 
 
 @ctl_app.command()
-@_reports_errors
+@reports_errors
 def resume(port: PortOpt = None) -> None:
     """Reopen the webcam and go live again."""
     request(port, "POST", "/api/resume")
@@ -250,12 +236,12 @@ def resume(port: PortOpt = None) -> None:
 
 
 @ctl_app.command()
-@_reports_errors
+@reports_errors
 def url(port: PortOpt = None) -> None:
     """Print the control page's address, with its token, to open in a browser."""
     request(port, "GET", "/api/status")  # checks that it runs and that the token fits
     port = port or read_token_port() or DEFAULT_PORT
     token = read_token_file()
     if token is None:  # removed between the two reads: vbgcam just stopped
-        raise CtlError(f"vbgcam is not running (no control server on 127.0.0.1:{port})")
+        raise ControlError(f"vbgcam is not running (no control server on 127.0.0.1:{port})")
     typer.echo(page_url(port, token))

@@ -57,7 +57,7 @@ def tutorial_step(
     return output
 
 
-_ORIGINAL_DIFF = SegmenterSettings(name="diff", threshold=TUTORIAL_THRESHOLD, hold=0, clean=False)
+_ORIGINAL_DIFF = SegmenterSettings(name="diff", threshold=TUTORIAL_THRESHOLD, hold_s=0, clean=False)
 
 # (label, segmenter settings, matte refinement on, background kind)
 CONFIGURATIONS = (

@@ -74,7 +74,7 @@ class Method(NamedTuple):
     force_refine: bool = False
 
 
-_ORIGINAL = MappingProxyType({"hold": 0, "clean": False})
+_ORIGINAL = MappingProxyType({"hold_s": 0, "clean": False})
 # The network alone: a fixed size, and a CPU budget that pays for every frame.
 _RVM_BARE = MappingProxyType({"rvm_long_side_px": 256, "reuse": False, "network_cpu": 8.0})
 

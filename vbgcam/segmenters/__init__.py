@@ -42,7 +42,7 @@ class Segmenter(Protocol):
 
 
 def _diff(settings: SegmenterSettings, fps: float) -> Segmenter:
-    return DiffSegmenter(settings.threshold, settings.hold, settings.clean, fps)
+    return DiffSegmenter(settings.threshold, settings.hold_s, settings.clean, fps)
 
 
 def _selfie(settings: SegmenterSettings, fps: float) -> Segmenter:
