@@ -174,7 +174,7 @@ def require_pipewire_parts(missing: list[str], needs: str, hint: str) -> None:
     pytest.skip(message)
 
 
-# --- the rvm model (see tests/test_rvm.py)
+# --- the rvm model (see tests/segmenters/test_rvm.py)
 
 PULL_HINT = "vbgcam models pull rvm"
 # The developer's cache as it was before any test moved $XDG_CACHE_HOME: where

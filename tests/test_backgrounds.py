@@ -151,7 +151,7 @@ def colour_at(background: FolderBackground, t_s: float) -> tuple[int, ...]:
 
 def test_folder_shows_its_pictures_in_name_order_every_interval(folder: Path) -> None:
     background = make_background(
-        BackgroundSettings(mode="folder", path=str(folder), interval=2.0), (64, 48)
+        BackgroundSettings(mode="folder", path=str(folder), interval_s=2.0), (64, 48)
     )
     assert isinstance(background, FolderBackground)
     shown = [colour_at(background, t_s) for t_s in (0.0, 1.9, 2.0, 3.9, 4.0, 5.5, 6.0, 8.0)]
@@ -167,7 +167,7 @@ def test_folder_skips_files_that_are_not_pictures(folder: Path) -> None:
 
 def test_folder_without_interval_changes_only_on_advance(folder: Path) -> None:
     background = make_background(
-        BackgroundSettings(mode="auto", path=str(folder), interval=0.0), (64, 48)
+        BackgroundSettings(mode="auto", path=str(folder), interval_s=0.0), (64, 48)
     )
     assert colour_at(background, 0.0) == RED
     assert colour_at(background, 1000.0) == RED

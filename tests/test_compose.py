@@ -18,17 +18,11 @@ from vbgcam.backgrounds import (
     make_background,
     read_image,
 )
-from vbgcam.compose import (
-    BINARY_STRIP_ROWS,
-    Compositor,
-    Masker,
-    SoftBlender,
-    blend_binary,
-    compositor_for,
-)
+from vbgcam.compose import BINARY_STRIP_ROWS, Compositor, Masker, SoftBlender, blend_binary
 from vbgcam.config.settings import BackgroundSettings, build_settings
 from vbgcam.effects import Effects, Mirror
 from vbgcam.errors import BackgroundError
+from vbgcam.pipeline.build import compositor_for
 from vbgcam.segmenters.diff import DiffSegmenter
 from vbgcam.sources.demo_scene import DemoScene
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from threadpoolctl import ThreadpoolController
 
-from vbgcam.compose import compositor_for
 from vbgcam.config.settings import build_settings
+from vbgcam.pipeline.build import compositor_for
 from vbgcam.threadpools import native_pools
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 RUNNING_PROCESS = textwrap.dedent(
     """
     import json, os, sys, threading, time
-    from vbgcam.compose import compositor_for
+    from vbgcam.pipeline.build import compositor_for
     from vbgcam.outputs import VirtualCamera
     from vbgcam.pipeline.wiring import Pipeline
     from vbgcam.config.settings import build_settings

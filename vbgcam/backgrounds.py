@@ -60,7 +60,7 @@ def _decode(path: Path, what: str) -> np.ndarray:
             raise BackgroundError(f"{what} {path} does not exist")
         data = np.fromfile(path, np.uint8)
     except OSError as exc:  # also a name too long, a folder we may not enter
-        raise BackgroundError(f"cannot read {what} {path}: {exc.strerror}") from None
+        raise BackgroundError(f"cannot read {what} {path}: {exc.strerror}") from exc
     return decode_picture(data, f"{what} {path}")
 
 
@@ -258,7 +258,7 @@ class FolderBackground:
         except OSError as exc:
             raise BackgroundError(
                 f"cannot read background folder {folder}: {exc.strerror}"
-            ) from None
+            ) from exc
         if not paths:
             raise BackgroundError(
                 f"background folder {folder} holds no pictures "
@@ -431,7 +431,7 @@ class ColorBackground:
         try:
             red, green, blue = parse_color(color)
         except ValueError as exc:
-            raise BackgroundError(f"bad background colour {color!r}: {exc}") from None
+            raise BackgroundError(f"bad background colour {color!r}: {exc}") from exc
         width, height = size
         self.image = np.empty((height, width, 3), np.uint8)
         self.image[:] = (blue, green, red)
@@ -608,7 +608,7 @@ def make_background(settings: BackgroundSettings, size: tuple[int, int]) -> Back
     try:
         return _make_background(settings, size)
     except OSError as exc:  # a path the system cannot look up: a name too long, no permission
-        raise BackgroundError(f"cannot open background {settings.path}: {exc.strerror}") from None
+        raise BackgroundError(f"cannot open background {settings.path}: {exc.strerror}") from exc
 
 
 def _make_background(settings: BackgroundSettings, size: tuple[int, int]) -> Background:

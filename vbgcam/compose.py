@@ -13,13 +13,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vbgcam.backgrounds import Background, make_background
-from vbgcam.config.settings import MatteSettings, Settings
-from vbgcam.effects import Effects, make_effects
-from vbgcam.matte import Matte, make_matte
-from vbgcam.segmenters import Segmenter, make_segmenter
+from vbgcam.backgrounds import Background
+from vbgcam.effects import Effects
+from vbgcam.matte import Matte
+from vbgcam.segmenters import Segmenter
 from vbgcam.shrink import shrink, working_size
-from vbgcam.threadpools import limit_loaded_pools, use_opencv_threads
 
 # The binary blend copies in bands of this many rows, so the destination rows are still in
 # the cache for the second copy: 0.46 ms instead of 0.49 ms at 1280x720 here (48: 0.47).
@@ -260,28 +258,3 @@ class Compositor:
             blend_ms=(time.perf_counter() - blend_at) * 1e3,
         )
         return alpha
-
-
-def compositor_for(settings: Settings, background: Background | None = None) -> Compositor:
-    """The compositor a settings snapshot describes (``background`` when already built, so
-    the caller can check its files first): the one recipe the daemon, the benchmarks and
-    the soak share. Also sets the process-wide thread counts: OpenCV's as the settings say,
-    one for every BLAS and OpenMP pool."""
-    limit_loaded_pools()
-    use_opencv_threads(settings.segmenter.threads)
-    size = settings.camera.size
-    segmenter = make_segmenter(settings.segmenter, settings.camera.fps)
-    return Compositor(
-        segmenter,
-        background if background is not None else make_background(settings.background, size),
-        matte_for(segmenter, settings.matte),
-        make_effects(settings.background, size),
-    )
-
-
-def matte_for(segmenter: Segmenter, settings: MatteSettings) -> Matte | None:
-    """The matte stage the settings ask for, unless the segmenter's alpha is already a matte
-    (``refined``: RVM), which refinement only blurs."""
-    if getattr(segmenter, "refined", False):
-        return None
-    return make_matte(settings)

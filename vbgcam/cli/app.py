@@ -27,7 +27,7 @@ from vbgcam.backgrounds import Background, make_background
 from vbgcam.cli import exits
 from vbgcam.cli.exits import reports_errors
 from vbgcam.cli.models import models_app, offer_pull
-from vbgcam.compose import Compositor, compositor_for
+from vbgcam.compose import Compositor
 from vbgcam.config import paths
 from vbgcam.config.settings import Settings, flag_help, load_settings
 from vbgcam.config.watch import ConfigWatcher
@@ -38,6 +38,7 @@ from vbgcam.errors import ConfigError, SourceError
 from vbgcam.outputs import FrameSink, open_sinks
 from vbgcam.outputs.cameras import READERS, CameraOutput
 from vbgcam.outputs.still import check_picture_path, write_picture
+from vbgcam.pipeline.build import compositor_for
 from vbgcam.pipeline.live import LiveController
 from vbgcam.pipeline.on_demand import ConsumerWatch
 from vbgcam.pipeline.wiring import Pipeline
@@ -557,7 +558,7 @@ def render(
         try:
             input_path = Path(input).expanduser()
         except RuntimeError as exc:  # "~user" of no such user
-            raise SourceError(f"cannot open video file {input}: {exc}") from None
+            raise SourceError(f"cannot open video file {input}: {exc}") from exc
         source = VideoFileSource(input_path, loop=False)
         even_size = f"{source.size[0] + source.size[0] % 2}x{source.size[1] + source.size[1] % 2}"
         settings = _settings(

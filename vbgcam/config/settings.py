@@ -479,13 +479,13 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not valid TOML: it is not UTF-8 text") from None
     except ValueError as exc:  # tomllib's int() on a number of over 4300 digits
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     flat = _flatten(table, str(path))
     for name, value in flat.items():
         if KEYS[name].is_path and isinstance(value, str) and value.strip():
@@ -516,7 +516,7 @@ def build_settings(values: Mapping[str, Any], origin: str = "settings") -> Setti
         try:
             value = KEYS[name].parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{origin}: bad value {_shown(raw)} for '{name}': {exc}") from None
+            raise ConfigError(f"{origin}: bad value {_shown(raw)} for '{name}': {exc}") from exc
         section, key = name.split(".")
         part = dataclasses.replace(getattr(settings, section), **{key: value})
         settings = dataclasses.replace(settings, **{section: part})

@@ -74,7 +74,7 @@ def request(port: int | None, method: str, path: str, body: Any = None) -> Any:
             f"the control server on {where} did not answer within {TIMEOUT_S:g} s"
         ) from None
     except (OSError, http.client.HTTPException) as exc:
-        raise ControlError(f"cannot talk to the control server on {where}: {exc}") from None
+        raise ControlError(f"cannot talk to the control server on {where}: {exc}") from exc
     finally:
         connection.close()
     try:
@@ -162,7 +162,7 @@ def bg(
         absolute = path.expanduser().resolve()
         is_folder = absolute.is_dir()
     except (OSError, RuntimeError) as exc:  # a name too long, "~user" of no such user
-        raise ControlError(f"cannot use {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise ControlError(f"cannot use {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     suffix = absolute.suffix.lower()
     if is_folder:
         mode = "folder"

@@ -46,7 +46,7 @@ def _private_folder(folder: Path) -> None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = os.lstat(folder)
     except OSError as exc:
-        raise ConfigError(f"cannot make the token folder {folder}: {exc.strerror}") from None
+        raise ConfigError(f"cannot make the token folder {folder}: {exc.strerror}") from exc
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"{folder} is not a folder; remove it so vbgcam can keep its token there")
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
@@ -74,7 +74,7 @@ def write_token_file(token: str, port: int | None = None) -> Path:
         os.replace(temporary, path)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
-        raise ConfigError(f"cannot write the token file {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot write the token file {path}: {exc.strerror}") from exc
     return path
 
 

@@ -6,13 +6,15 @@ table reports medians and the ratio of medians. CPU: the compositor paced at 30 
 absolute deadlines, as live, and the whole process's CPU (``devtools/cpu.py``: every thread,
 native pools included) divided by the frames composed; configurations take turns, each
 measured in two halves, and the table gives the median of the halves. ``--idle``: the live
-pipeline with an app watching and with none. Run with ``make bench`` or
+pipeline with an app watching and with none. ``collect`` returns what ``--json`` prints, so
+``bench_all`` takes the data without reading it back from stdout. Run with ``make bench`` or
 ``python -m vbgcam.devtools.bench --help``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import platform
@@ -21,17 +23,23 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 from vbgcam.backgrounds import BlurBackground, ImageBackground
-from vbgcam.compose import Compositor, compositor_for
-from vbgcam.config.settings import MatteSettings, SegmenterSettings, build_settings
+from vbgcam.compose import Compositor
+from vbgcam.config.settings import (
+    CameraSettings,
+    MatteSettings,
+    SegmenterSettings,
+    Settings,
+    build_settings,
+)
 from vbgcam.devtools.cpu import measure
 from vbgcam.errors import ModelError
-from vbgcam.matte import make_matte
-from vbgcam.segmenters import make_segmenter
+from vbgcam.pipeline.build import compositor_for
 from vbgcam.sources.demo_scene import DemoScene, make_beach
 from vbgcam.threadpools import limit_loaded_pools, use_opencv_threads
 
@@ -103,12 +111,17 @@ def _demo_frames(size: tuple[int, int], count: int, noisy: bool) -> list[np.ndar
     return frames
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+def p99(values: list[float]) -> float:
+    """The 99th percentile; the inclusive method, so that on fewer than 99 samples it stays
+    within what was measured instead of extrapolating past the slowest frame."""
+    if len(values) < 2:  # quantiles needs two points
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
-def bench_size(size: tuple[int, int], frame_count: int, rounds: int, noisy: bool) -> list[Row]:
+def bench_size(
+    size: tuple[int, int], frame_count: int, rounds: int, noisy: bool, threads: int = 1
+) -> list[Row]:
     """Time each method on the same frames; methods take turns, a pass over the clip each,
     ``rounds`` times, so machine noise hits them alike without one evicting the other's
     buffers from the cache on every frame."""
@@ -127,11 +140,14 @@ def bench_size(size: tuple[int, int], frame_count: int, rounds: int, noisy: bool
     methods["tutorial loop (reference)"] = tutorial
     blur_background = BlurBackground(60, size)
     for label, segmenter, refine, background in CONFIGURATIONS:
-        try:
-            compositor = Compositor(
-                make_segmenter(segmenter),
-                beach_background if background == "image" else blur_background,
-                make_matte(MatteSettings(refine=refine)),
+        settings = Settings(
+            camera=CameraSettings(size=size),
+            segmenter=dataclasses.replace(segmenter, threads=threads),
+            matte=MatteSettings(refine=refine),
+        )
+        try:  # through the recipe the daemon uses, so the bench times what a user runs
+            compositor = compositor_for(
+                settings, beach_background if background == "image" else blur_background
             )
         except ModelError as exc:
             print(f"skipped {label}: {exc}", file=sys.stderr)
@@ -151,7 +167,7 @@ def bench_size(size: tuple[int, int], frame_count: int, rounds: int, noisy: bool
             frames="demo + sensor noise" if noisy else "demo",
             method=name,
             median_ms=statistics.median(values),
-            p99_ms=_percentile(values, 0.99),
+            p99_ms=p99(values),
             speedup_vs_tutorial=reference / statistics.median(values),
         )
         for name, values in timings.items()
@@ -182,7 +198,7 @@ PACED: tuple[tuple[str, dict[str, str]], ...] = (
 
 
 def measure_paced_cpu(
-    size: tuple[int, int], seconds: float, fps: float = 30.0, halves: int = 2
+    size: tuple[int, int], seconds: float, fps: float = 30.0, halves: int = 2, threads: int = 1
 ) -> list[PacedRow]:
     """Whole-process CPU per frame of each compositor paced at ``fps`` on camera-like frames,
     one after the other, each for ``halves`` turns of ``seconds / halves``."""
@@ -191,7 +207,9 @@ def measure_paced_cpu(
     out = np.empty_like(frames[0])
     compositors: dict[str, Compositor] = {}
     for label, overrides in PACED:
-        settings = build_settings({"camera.size": f"{size[0]}x{size[1]}", **overrides})
+        settings = build_settings(
+            {"camera.size": f"{size[0]}x{size[1]}", "segmenter.threads": threads, **overrides}
+        )
         try:
             compositors[label] = compositor_for(settings, background)
         except ModelError as exc:
@@ -236,7 +254,7 @@ class _CountingSink:
         pass
 
 
-def measure_idle_cpu(size: tuple[int, int], seconds: float) -> dict[str, float]:
+def measure_idle_cpu(size: tuple[int, int], seconds: float, threads: int = 1) -> dict[str, float]:
     """Whole-process CPU of the live pipeline on the demo camera with the default
     compositor and an image background, first with an app watching, then with none
     (on-demand idle: camera released, one frame a second out)."""
@@ -244,7 +262,7 @@ def measure_idle_cpu(size: tuple[int, int], seconds: float) -> dict[str, float]:
     from vbgcam.pipeline.wiring import Pipeline
     from vbgcam.sources import DemoSource
 
-    settings = build_settings({"camera.size": f"{size[0]}x{size[1]}"})
+    settings = build_settings({"camera.size": f"{size[0]}x{size[1]}", "segmenter.threads": threads})
     background = ImageBackground.from_image(make_beach(1920, 1080), size)
     sink = _CountingSink()
     pipeline = Pipeline(
@@ -276,7 +294,7 @@ def measure_idle_cpu(size: tuple[int, int], seconds: float) -> dict[str, float]:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="640x360,1280x720,1920x1080")
     parser.add_argument("--frames", type=int, default=60, help="distinct frames per size")
@@ -297,73 +315,83 @@ def main(argv: list[str] | None = None) -> int:
         default=SegmenterSettings().threads,
         help="OpenCV threads, as [segmenter] threads (0: one per core; default: %(default)s)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def collect(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure as ``args`` ask and return what ``--json`` prints: with ``--idle`` the idle
+    dict, else ``{"meta": ..., "paced_cpu": [PacedRow...], "rows": [Row...]}`` as dicts."""
     limit_loaded_pools()
     use_opencv_threads(args.threads)
     if args.idle:
-        idle = measure_idle_cpu((1280, 720), args.paced_seconds)
-        if args.json:
-            json.dump(idle, sys.stdout, indent=2)
-            print()
-            return 0
-        print(
-            "live pipeline, demo camera 1280x720, default compositor + image, whole process: "
-            f"{idle['watched_cpu_percent']:.1f} % of a core "
-            f"({idle['watched_cpu_ms_per_frame']:.2f} ms a frame) at "
-            f"{idle['watched_fps_out']:.1f} fps with an app watching; "
-            f"{idle['idle_cpu_percent']:.2f} % at {idle['idle_fps_out']:.1f} fps with none "
-            "(camera released)"
-        )
-        return 0
+        return measure_idle_cpu((1280, 720), args.paced_seconds, args.threads)
     sizes = [tuple(int(part) for part in text.lower().split("x")) for text in args.sizes.split(",")]
     paced: list[PacedRow] = []
     for width, height in sizes:
-        paced.extend(measure_paced_cpu((width, height), args.paced_seconds))
+        paced.extend(measure_paced_cpu((width, height), args.paced_seconds, threads=args.threads))
     rows: list[Row] = []
     for width, height in sizes:
         for noisy in (False, True):
-            rows.extend(bench_size((width, height), args.frames, args.rounds, noisy))
-    if args.json:
-        meta = {
-            "python": platform.python_version(),
-            "opencv": cv2.__version__,
-            "numpy": np.__version__,
-            "cpu_threads": cv2.getNumThreads(),
-        }
-        json.dump(
-            {
-                "meta": meta,
-                "paced_cpu": [asdict(r) for r in paced],
-                "rows": [asdict(r) for r in rows],
-            },
-            sys.stdout,
-            indent=2,
+            rows.extend(bench_size((width, height), args.frames, args.rounds, noisy, args.threads))
+    meta = {  # after measuring: the thread count as the compositors left it
+        "python": platform.python_version(),
+        "opencv": cv2.__version__,
+        "numpy": np.__version__,
+        "cpu_threads": cv2.getNumThreads(),
+    }
+    return {
+        "meta": meta,
+        "paced_cpu": [asdict(r) for r in paced],
+        "rows": [asdict(r) for r in rows],
+    }
+
+
+def print_table(data: dict[str, Any], args: argparse.Namespace) -> None:
+    """The human-readable form of ``collect``'s data."""
+    if args.idle:
+        print(
+            "live pipeline, demo camera 1280x720, default compositor + image, whole process: "
+            f"{data['watched_cpu_percent']:.1f} % of a core "
+            f"({data['watched_cpu_ms_per_frame']:.2f} ms a frame) at "
+            f"{data['watched_fps_out']:.1f} fps with an app watching; "
+            f"{data['idle_cpu_percent']:.2f} % at {data['idle_fps_out']:.1f} fps with none "
+            "(camera released)"
         )
-        print()
-        return 0
+        return
     print(
         "compositor paced at 30 fps on camera-like frames: whole-process CPU per frame "
         f"(median of 2 turns of {args.paced_seconds / 2:g} s each)"
     )
     print("| size | method | CPU ms/frame | % of one core |")
     print("|---|---|---:|---:|")
-    for paced_row in paced:
+    for paced_row in data["paced_cpu"]:
         print(
-            f"| {paced_row.size} | {paced_row.method} | {paced_row.cpu_ms_per_frame:.2f} | "
-            f"{paced_row.percent_of_core:.1f} |"
+            f"| {paced_row['size']} | {paced_row['method']} | "
+            f"{paced_row['cpu_ms_per_frame']:.2f} | {paced_row['percent_of_core']:.1f} |"
         )
     print()
+    meta = data["meta"]
     print(
         f"compositor ms per frame flat out, median of {args.frames} frames x {args.rounds} "
-        f"rounds (OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads)"
+        f"rounds (OpenCV {meta['opencv']}, {meta['cpu_threads']} threads)"
     )
     print("| size | frames | method | median ms | p99 ms | speed-up vs tutorial |")
     print("|---|---|---|---:|---:|---:|")
-    for row in rows:
+    for row in data["rows"]:
         print(
-            f"| {row.size} | {row.frames} | {row.method} | {row.median_ms:.2f} | "
-            f"{row.p99_ms:.2f} | {row.speedup_vs_tutorial:.1f}x |"
+            f"| {row['size']} | {row['frames']} | {row['method']} | {row['median_ms']:.2f} | "
+            f"{row['p99_ms']:.2f} | {row['speedup_vs_tutorial']:.1f}x |"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    data = collect(args)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2)
+        print()
+    else:
+        print_table(data, args)
     return 0
 
 

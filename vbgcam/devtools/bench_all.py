@@ -3,33 +3,19 @@
 The parts stay separate modules because each answers its own question (the compositor
 against the tutorial loop and its paced CPU; the whole live path per stage; ``vbgcam run`` as
 a user starts it; the PipeWire camera); this runs them
-in turn, so results can be kept and compared between commits with ``--json``.
+in turn, so results can be kept and compared between commits with ``--json``, which takes
+each part's data from its ``collect`` (what that part's own ``--json`` prints).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import subprocess
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from vbgcam.devtools import bench, bench_pipeline, bench_pipewire, bench_run
-
-
-def _json_of(main: Any, argv: list[str]) -> Any:
-    captured = io.StringIO()
-    with contextlib.redirect_stdout(captured):
-        main(argv)
-    text = captured.getvalue()
-    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
-    try:  # the document, past any line printed before it
-        return json.JSONDecoder().raw_decode(text, min(starts))[0]
-    except ValueError:
-        return {"skipped": text.strip()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,10 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ).stdout.strip()
     result = {
         "commit": commit or None,
-        "compositor": _json_of(bench.main, [*sizes, "--json"]),
-        "pipeline": _json_of(bench_pipeline.main, [*sizes, "--json"]),
-        "run": _json_of(bench_run.main, ["--json"]),
-        "pipewire": None if args.no_pipewire else _json_of(bench_pipewire.main, ["--json"]),
+        "compositor": bench.collect(bench.parse_args(sizes)),
+        "pipeline": bench_pipeline.collect(bench_pipeline.parse_args(sizes)),
+        "run": bench_run.collect(bench_run.parse_args([])),
+        "pipewire": None
+        if args.no_pipewire
+        else bench_pipewire.collect(bench_pipewire.parse_args([])),
     }
     json.dump(result, sys.stdout, indent=2)
     print()

@@ -15,7 +15,8 @@ and the generated demo scene. Measured:
   hand-over to the output) median and p99, and CPU per output frame of the whole process
   (``devtools/cpu.py``: every thread, native pools included, as a system monitor counts).
 
-Run with ``make bench`` or ``python -m vbgcam.devtools.bench_pipeline --help``.
+``collect`` returns the rows ``--json`` prints, for ``bench_all``. Run with ``make bench`` or
+``python -m vbgcam.devtools.bench_pipeline --help``.
 """
 
 from __future__ import annotations
@@ -27,15 +28,17 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from vbgcam import EXAMPLES_DIR
-from vbgcam.compose import compositor_for
 from vbgcam.config.settings import SegmenterSettings, Settings, build_settings
+from vbgcam.devtools.bench import p99
 from vbgcam.devtools.cpu import measure
 from vbgcam.errors import ModelError
+from vbgcam.pipeline.build import compositor_for
 from vbgcam.pipeline.wiring import Pipeline
 from vbgcam.sources import DemoSource, Source, VideoFileSource
 from vbgcam.sources.demo_scene import make_beach
@@ -51,11 +54,6 @@ class PipelineRow:
     threaded_fps: float  # frames composed per second by the real pipeline, camera unpaced
     latency_ms: tuple[float, float]  # median, p99, paced at 30 fps
     cpu_ms_per_frame: float  # whole-process CPU per output frame, paced at 30 fps
-
-
-def _p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
 def _settings(size: tuple[int, int], segmenter: str, beach: Path, threads: int) -> Settings:
@@ -173,10 +171,10 @@ def bench_one(
         input=input_name,
         size=f"{size[0]}x{size[1]}",
         segmenter=segmenter,
-        stage_ms={k: (statistics.median(v), _p99(v)) for k, v in stages.items()},
+        stage_ms={k: (statistics.median(v), p99(v)) for k, v in stages.items()},
         flat_out_fps=flat_out_fps,
         threaded_fps=threaded_fps,
-        latency_ms=(statistics.median(latencies), _p99(latencies)) if latencies else (0, 0),
+        latency_ms=(statistics.median(latencies), p99(latencies)) if latencies else (0, 0),
         cpu_ms_per_frame=cpu_ms,
     )
 
@@ -203,7 +201,7 @@ def _clips() -> dict[str, Path]:
     return found
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="640x360,1280x720,1920x1080")
     parser.add_argument("--segmenters", default="selfie,diff")
@@ -216,15 +214,26 @@ def main(argv: list[str] | None = None) -> int:
         default=SegmenterSettings().threads,
         help="OpenCV threads, as [segmenter] threads (0: one per core; default: %(default)s)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def _beach_path() -> Path:
+    """The background picture, written out once where an installed copy lacks the examples."""
+    beach_path = EXAMPLES_DIR / "beach.jpg"
+    if not beach_path.is_file():
+        beach_path = Path(sys.prefix) / "vbgcam-beach.jpg"
+        cv2.imwrite(str(beach_path), make_beach(1920, 1080))
+    return beach_path
+
+
+def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Measure as ``args`` ask and return what ``--json`` prints: one ``PipelineRow`` as a dict
+    per size, segmenter and input; a segmenter whose model is missing is left out."""
     clips = _clips()
     inputs = [*clips, "demo"]
     if not clips:
         print("no ../shared/data: timing the demo scene only", file=sys.stderr)
-    beach_path = EXAMPLES_DIR / "beach.jpg"
-    if not beach_path.is_file():  # an installed copy without the examples folder
-        beach_path = Path(sys.prefix) / "vbgcam-beach.jpg"
-        cv2.imwrite(str(beach_path), make_beach(1920, 1080))
+    beach_path = _beach_path()
     rows: list[PipelineRow] = []
     for text in args.sizes.split(","):
         width, height = (int(v) for v in text.lower().split("x"))
@@ -245,10 +254,11 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 except ModelError as exc:
                     print(f"skipped {segmenter}: {exc}", file=sys.stderr)
-    if args.json:
-        json.dump([asdict(r) for r in rows], sys.stdout, indent=2)
-        print()
-        return 0
+    return [asdict(r) for r in rows]
+
+
+def print_table(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """The human-readable form of ``collect``'s rows."""
     stages = ("decode", "segment", "refine", "background", "blend", "convert")
     print(
         "end to end, image background; ms per frame as median / p99; "
@@ -260,13 +270,24 @@ def main(argv: list[str] | None = None) -> int:
         + " | flat-out fps (one thread / pipeline) | latency ms | CPU ms/frame |"
     )
     print("|---|---|---|" + "---:|" * (len(stages) + 3))
-    for row in rows:
-        cells = " | ".join(f"{row.stage_ms[s][0]:.2f} / {row.stage_ms[s][1]:.2f}" for s in stages)
+    for row in data:
+        stage_ms, latency_ms = row["stage_ms"], row["latency_ms"]
+        cells = " | ".join(f"{stage_ms[s][0]:.2f} / {stage_ms[s][1]:.2f}" for s in stages)
         print(
-            f"| {row.input} | {row.size} | {row.segmenter} | {cells} | "
-            f"{row.flat_out_fps:.0f} / {row.threaded_fps:.0f} | "
-            f"{row.latency_ms[0]:.1f} / {row.latency_ms[1]:.1f} | {row.cpu_ms_per_frame:.1f} |"
+            f"| {row['input']} | {row['size']} | {row['segmenter']} | {cells} | "
+            f"{row['flat_out_fps']:.0f} / {row['threaded_fps']:.0f} | "
+            f"{latency_ms[0]:.1f} / {latency_ms[1]:.1f} | {row['cpu_ms_per_frame']:.1f} |"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    data = collect(args)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2)
+        print()
+    else:
+        print_table(data, args)
     return 0
 
 

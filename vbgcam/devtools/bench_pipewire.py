@@ -11,6 +11,8 @@ One process, on a private PipeWire (``pipewire_sandbox``), the same pipeline eac
 Reported: the consumer's frames per second and the latency from capture to the consumer
 (median, p95), and CPU milliseconds per output frame: this process plus the ``gst-launch``
 producer (the consumer's own CPU is the application's, not ours), each run's median.
+``collect`` returns what ``--json`` prints (``{"skipped": why}`` on a machine without
+PipeWire), for ``bench_all``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -275,22 +278,26 @@ def table(summary: dict[str, dict[str, float]], rounds: int, seconds: float) -> 
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="measured time per run")
     parser.add_argument("--rounds", type=int, default=2, help="runs per backend, taking turns")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def collect(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure as ``args`` ask and return what ``--json`` prints: ``{"summary", "runs",
+    "faults"}``, or ``{"skipped": why}`` where PipeWire or its tools are missing or its
+    daemons do not come up."""
     missing = missing_parts()
     if missing:
-        print(f"PipeWire benchmark skipped: this machine lacks {', '.join(missing)}")
-        return 0
+        return {"skipped": f"PipeWire benchmark skipped: this machine lacks {', '.join(missing)}"}
     pyvirtualcam.register_backend("null", CountingBackend)
     try:
         session = PrivatePipeWire().start()
     except RuntimeError as exc:  # its daemons did not come up: say which, in one line
-        print(f"PipeWire benchmark skipped: {str(exc).splitlines()[0][:300]}")
-        return 0
+        return {"skipped": f"PipeWire benchmark skipped: {str(exc).splitlines()[0][:300]}"}
     saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PIPEWIRE_RUNTIME_DIR")}
     try:
         for key in saved:
@@ -309,15 +316,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 os.environ[key] = value
         session.stop()
-    summary = summarize(runs)
+    return {"summary": summarize(runs), "runs": runs, "faults": faults}
+
+
+def print_table(data: dict[str, Any], args: argparse.Namespace) -> None:
+    """The human-readable form of ``collect``'s data: the summary table, then the faults."""
+    if "skipped" in data:
+        print(data["skipped"])
+        return
+    print(table(data["summary"], args.rounds, args.seconds))
+    print("\nFaults (watchdog rebuilds, each with how long it took):")
+    for producer, results in data["faults"].items():
+        for name, result in results.items():
+            print(f"- {producer}, {name}: {json.dumps(result)}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    data = collect(args)
     if args.json:
-        print(json.dumps({"summary": summary, "runs": runs, "faults": faults}, indent=2))
+        json.dump(data, sys.stdout, indent=2)
+        print()
     else:
-        print(table(summary, args.rounds, args.seconds))
-        print("\nFaults (watchdog rebuilds, each with how long it took):")
-        for producer, results in faults.items():
-            for name, result in results.items():
-                print(f"- {producer}, {name}: {json.dumps(result)}")
+        print_table(data, args)
     return 0
 
 

@@ -7,7 +7,8 @@ end of the steady stretch; the run then ends by itself and its last log line giv
 capture-to-output latency (median and p99 over the last 300 frames). Also reported: user plus
 system over wall for the whole run, start-up included, which is what ``/usr/bin/time``
 shows. Inputs: the webcam-like 720p MJPG clip built from ../shared/data when present, and
-the generated demo camera. Run ``python -m vbgcam.devtools.bench_run --help``.
+the generated demo camera. ``collect`` returns the rows ``--json`` prints, for ``bench_all``.
+Run ``python -m vbgcam.devtools.bench_run --help``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from vbgcam import EXAMPLES_DIR
 from vbgcam.devtools.cpu import process_cpu_s
@@ -113,14 +115,19 @@ def bench_input(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segmenters", default="auto", help="comma list (default: auto)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--warmup-seconds", type=float, default=3.0)
     parser.add_argument("--steady-seconds", type=float, default=8.0)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Measure as ``args`` ask and return what ``--json`` prints: one ``RunRow`` as a dict per
+    segmenter and input."""
     from vbgcam.devtools.bench_pipeline import _clips
 
     inputs = {name: str(path) for name, path in _clips().items() if name == "clip"}
@@ -130,10 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         for segmenter in args.segmenters.split(",")
         for name, camera in inputs.items()
     ]
-    if args.json:
-        json.dump([asdict(r) for r in rows], sys.stdout, indent=2)
-        print()
-        return 0
+    return [asdict(r) for r in rows]
+
+
+def print_table(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """The human-readable form of ``collect``'s rows."""
     print(
         f"vbgcam run, 1280x720 at {FPS:g} fps, --device none, whole process (threads and "
         f"children), median of {args.rounds} runs"
@@ -143,12 +151,23 @@ def main(argv: list[str] | None = None) -> int:
         "| latency median / p99 ms |"
     )
     print("|---|---|---:|---:|---:|---:|")
-    for row in rows:
+    for row in data:
+        latency_ms = row["latency_ms"]
         print(
-            f"| {row.input} | {row.segmenter} | {row.steady_percent_of_core:.1f} | "
-            f"{row.steady_cpu_ms_per_frame:.2f} | {row.whole_run_percent_of_core:.1f} % | "
-            f"{row.latency_ms[0]:.1f} / {row.latency_ms[1]:.1f} |"
+            f"| {row['input']} | {row['segmenter']} | {row['steady_percent_of_core']:.1f} | "
+            f"{row['steady_cpu_ms_per_frame']:.2f} | {row['whole_run_percent_of_core']:.1f} % | "
+            f"{latency_ms[0]:.1f} / {latency_ms[1]:.1f} |"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    data = collect(args)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2)
+        print()
+    else:
+        print_table(data, args)
     return 0
 
 

@@ -40,11 +40,11 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vbgcam import EXAMPLES_DIR
-from vbgcam.compose import compositor_for
 from vbgcam.config.settings import Settings, build_settings
 from vbgcam.devtools.cpu import process_cpu_s
 from vbgcam.errors import ConfigError, VbgcamError
 from vbgcam.outputs import FrameSink, VirtualCamera
+from vbgcam.pipeline.build import compositor_for
 from vbgcam.pipeline.wiring import Pipeline
 from vbgcam.sources import DemoSource
 from vbgcam.sources.demo_scene import make_beach

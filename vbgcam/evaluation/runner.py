@@ -166,9 +166,9 @@ def select_methods(methods: Sequence[Method], wanted: str | None) -> tuple[list[
 def build_methods(methods: Sequence[Method]) -> tuple[list[Runnable], list[str]]:
     """Build each method's segmenter (and matte); return the ones that built, and one note
     per method skipped, saying why."""
-    from vbgcam.compose import matte_for
     from vbgcam.config.settings import MatteSettings, SegmenterSettings
     from vbgcam.matte import make_matte
+    from vbgcam.pipeline.build import matte_for
     from vbgcam.segmenters import SEGMENTERS, make_segmenter
 
     fields = {f.name for f in dataclasses.fields(SegmenterSettings)}

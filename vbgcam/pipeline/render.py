@@ -90,7 +90,7 @@ def render(
         try:
             mask_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OutputError(f"cannot create mask folder {mask_dir}: {exc.strerror}") from None
+            raise OutputError(f"cannot create mask folder {mask_dir}: {exc.strerror}") from exc
     width, height = size
     frame = np.empty((height, width, 3), np.uint8)
     composed = np.empty_like(frame)

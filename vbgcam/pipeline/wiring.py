@@ -1,4 +1,4 @@
-"""Wires the live pipeline: capture thread -> ring -> compositor thread -> ring -> sender.
+"""Wires the live pipeline: capture thread -> ring -> compose thread -> ring -> sender.
 
 Each stage runs in its own named thread and hands frames on through a newest-wins ring
 buffer, so a slow stage drops frames instead of queueing them (no added latency), and the
@@ -22,15 +22,12 @@ from vbgcam.compose import Compositor
 from vbgcam.outputs import FrameSink
 from vbgcam.pipeline.capture import CaptureThread
 from vbgcam.pipeline.cards import make_card
+from vbgcam.pipeline.compose_loop import ComposeThread
 from vbgcam.pipeline.ringbuffer import RingBuffer
 from vbgcam.pipeline.sender import FrameSender
 from vbgcam.sources import Source
 
 log = logging.getLogger(__name__)
-
-# Frames further apart than this (a stalled or reopened camera, a paused video) are not one
-# stream: the compositor forgets its history before the later one.
-HISTORY_GAP_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -63,43 +60,57 @@ class Pipeline:
     ) -> None:
         width, height = size
         self.clock = clock
-        self.compositor = compositor
         self.sinks = list(sinks)
         self.camera_frames = RingBuffer((height, width, 3), clock=clock)
         self.output_frames = RingBuffer((height, width, 3), clock=clock)
         self.capture = CaptureThread(
             source, self.camera_frames, clock, reopen=reopen, on_lost=self._camera_lost
         )
-        self._size = size
-        self.sender = FrameSender(self.output_frames, self.sinks, fps, max_frames, clock)
-        self.composed = 0
-        self.dropped = 0
-        self._next_compositor: Compositor | None = None
-        self.stage_failures = 0
-        self._failures_seen: set[str] = set()
-        self._pause_picture: np.ndarray | None = None
-        self._pause_shown = True
-        self.error: BaseException | None = None
-        self._stop = stop or threading.Event()
-        self._compose_thread = threading.Thread(
-            target=self._compose_loop, name="vbgcam-compose", daemon=True
+        self.composer = ComposeThread(
+            self.camera_frames,
+            self.output_frames,
+            compositor,
+            paused=lambda: self.paused,
+            lost=lambda: self.capture.lost,
+            clock=clock,
         )
-        self._started_at = self.clock.now()
+        self.sender = FrameSender(self.output_frames, self.sinks, fps, max_frames, clock)
+        self._size = size
+        self._stop = stop or threading.Event()
+
+    @property
+    def compositor(self) -> Compositor:
+        """The compositor in use (a replacement takes over at the next frame)."""
+        return self.composer.compositor
+
+    @property
+    def composed(self) -> int:
+        return self.composer.composed
+
+    @property
+    def dropped(self) -> int:
+        return self.composer.dropped
+
+    @property
+    def stage_failures(self) -> int:
+        return self.composer.stage_failures
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.composer.error
 
     def replace_compositor(self, compositor: Compositor) -> None:
         """Use ``compositor`` from the next frame on (settings changed); any thread."""
-        self._next_compositor = compositor
+        self.composer.replace_compositor(compositor)
 
     def _camera_lost(self, lost: bool) -> None:
         """From the capture thread: while the camera is gone, the output shows a card."""
         if lost:
-            self._pause_picture = make_card(self._size, "Camera unavailable")
-            self._pause_shown = False
+            self.composer.show_while_gone(make_card(self._size, "Camera unavailable"))
 
     def pause(self, picture: np.ndarray | None) -> None:
         """Release the camera; the output shows ``picture`` (None: the last frame)."""
-        self._pause_picture = picture
-        self._pause_shown = False
+        self.composer.show_while_gone(picture)
         self.capture.set_paused(True)
 
     def resume(self) -> None:
@@ -108,71 +119,6 @@ class Pipeline:
     @property
     def paused(self) -> bool:
         return self.capture.paused.is_set()
-
-    def _show_pause_picture(self) -> None:
-        if self._pause_shown:
-            return
-        self._pause_shown = True
-        if self._pause_picture is not None:
-            slot, out = self.output_frames.begin_write()
-            np.copyto(out, self._pause_picture)
-            self.output_frames.commit(slot, self.clock.now())
-
-    def _compose_or_fall_back(self, frame: np.ndarray, t_s: float, out: np.ndarray) -> None:
-        """A failing stage (a model, a background video) must not end the call: send the
-        camera picture instead, and say so once per kind of failure. The kind is the
-        exception's type, not its message: a message that names the frame would otherwise
-        log at the frame rate for the rest of the call."""
-        try:
-            self.compositor.compose(frame, t_s, out)
-        except Exception as exc:
-            kind = type(exc).__qualname__
-            self.stage_failures += 1
-            if kind not in self._failures_seen:
-                self._failures_seen.add(kind)
-                log.error(
-                    "compositing failed (%s: %s); sending the camera picture until it works again",
-                    kind,
-                    exc,
-                    exc_info=log.isEnabledFor(logging.DEBUG),
-                )
-            np.copyto(out, frame)
-
-    def _compose_loop(self) -> None:
-        last_seq = 0
-        last_ts = float("inf")  # no gap before the first frame: the compositor is new
-        history_gone = False
-        try:
-            while not self._stop.is_set():
-                if self._next_compositor is not None:
-                    self.compositor, self._next_compositor = self._next_compositor, None
-                if self.paused or self.capture.lost:
-                    self._show_pause_picture()
-                    history_gone = True
-                ref = self.camera_frames.acquire_newest(last_seq, timeout_s=0.1)
-                if ref is None:
-                    continue
-                try:
-                    if self.paused:  # a frame captured just before the pause: drop it
-                        continue
-                    # A gap with no frame captured in it is the camera's (a stall, a
-                    # reopen), not a slow compositor's: the stream starts afresh.
-                    camera_gap = ref.skipped == 0 and ref.capture_ts - last_ts > HISTORY_GAP_S
-                    if history_gone or camera_gap:
-                        self.compositor.restart_stream()
-                        history_gone = False
-                    last_ts = ref.capture_ts
-                    slot, out = self.output_frames.begin_write()
-                    self._compose_or_fall_back(ref.image, ref.capture_ts - self._started_at, out)
-                    self.output_frames.commit(slot, ref.capture_ts)
-                finally:
-                    self.camera_frames.release(ref)
-                    last_seq = ref.seq
-                self.dropped += ref.skipped
-                self.composed += 1
-        except BaseException as exc:
-            self.error = exc
-            log.debug("compositor stopped by an error", exc_info=True)
 
     @contextmanager
     def in_background(self, name: str = "vbgcam-pipeline") -> Iterator[Pipeline]:
@@ -192,9 +138,8 @@ class Pipeline:
 
     def run(self) -> RunStats:
         """Run until ``request_stop``, ``max_frames`` sent, or a stage fails."""
-        self._started_at = self.clock.now()
         self.capture.start()
-        self._compose_thread.start()
+        self.composer.start()
         self.sender.start()
         try:
             while not self._stop.is_set():
@@ -215,8 +160,7 @@ class Pipeline:
         self.camera_frames.close()
         self.output_frames.close()
         self.sender.stop()
-        if self._compose_thread.is_alive():
-            self._compose_thread.join(2.0)
+        self.composer.stop()
         # Also releases the source; a read stuck in a driver closes it once it returns.
         self.capture.stop()
         # Every sink is closed, also after one fails to: a recording must get its index.

@@ -59,7 +59,7 @@ class PlateSegmenter:
             try:
                 self._plate_image = read_image(path)
             except BackgroundError as exc:
-                raise ConfigError(f"clean plate: {exc}") from None
+                raise ConfigError(f"clean plate: {exc}") from exc
         self.reset()
 
     def reset(self) -> None:

@@ -158,7 +158,7 @@ class CameraSource:
         try:
             missing = isinstance(target, str) and not Path(target).exists()
         except OSError as exc:  # a name too long, a folder we may not enter
-            raise SourceError(f"cannot open camera {spec}: {exc.strerror}") from None
+            raise SourceError(f"cannot open camera {spec}: {exc.strerror}") from exc
         if missing:
             raise SourceError(
                 f"camera {spec} does not exist; plug it in, or pick another with --camera"
@@ -224,7 +224,7 @@ class VideoFileSource:
         try:
             found = path.is_file()
         except OSError as exc:  # a name too long, a folder we may not enter
-            raise SourceError(f"cannot open video file {path}: {exc.strerror}") from None
+            raise SourceError(f"cannot open video file {path}: {exc.strerror}") from exc
         if not found:
             raise SourceError(f"video file {path} does not exist")
         capture = cv2.VideoCapture(str(path))

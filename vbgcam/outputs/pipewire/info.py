@@ -8,6 +8,7 @@ small command-line tools PipeWire itself ships (``pw-cli``, ``pipewire --version
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -81,17 +82,35 @@ def daemon_running(environ: dict[str, str] | None = None) -> bool:
     return run_tool(["pw-cli", "info", "0"]) is not None
 
 
+def client_names(dump: str) -> list[str]:
+    """The application names of the clients in ``pw-dump``'s JSON (empty when it is not
+    JSON: a daemon that went away mid-answer)."""
+    try:
+        objects = json.loads(dump)
+    except json.JSONDecodeError:
+        return []
+    names: list[str] = []
+    for item in objects if isinstance(objects, list) else []:
+        if not isinstance(item, dict) or item.get("type") != "PipeWire:Interface:Client":
+            continue
+        props = (item.get("info") or {}).get("props") or {}
+        name = props.get("application.name") if isinstance(props, dict) else None
+        if isinstance(name, str):
+            names.append(name)
+    return names
+
+
 def clients() -> list[str]:
-    """The application names of the daemon's clients (``pw-cli ls Client``)."""
-    text = run_tool(["pw-cli", "ls", "Client"]) or ""
-    return re.findall(r'application\.name = "([^"]*)"', text)
+    """The application names of the daemon's clients, from ``pw-dump`` (JSON, not the
+    text of ``pw-cli ls``)."""
+    return client_names(run_tool(["pw-dump", "--no-colors"]) or "")
 
 
 def session_manager() -> str | None:
     """The running session manager, which links consumers to our node; without one a
     browser sees the camera but never gets a frame."""
-    if shutil.which("pw-cli") is None:
-        return "unknown (pw-cli is not installed)"
+    if shutil.which("pw-dump") is None:
+        return "unknown (pw-dump is not installed)"
     for name in clients():
         for manager in SESSION_MANAGERS:
             if name.startswith(manager):

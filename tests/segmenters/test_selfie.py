@@ -21,7 +21,7 @@ from vbgcam.matte import Matte
 from vbgcam.models import MODELS
 from vbgcam.segmenters.selfie import ModelChoice, SelfieSegmenter, choose_model
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT_COUNT = 10
 PORTRAIT_MIN_COVER = 0.20  # a portrait-like photo: the person covers at least this share
 

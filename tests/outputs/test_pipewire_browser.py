@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 from tests import browser_portal
-from tests import test_pipewire as pipewire_tests
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import require_pipewire_parts
-from tests.test_pipewire import RunningCamera
+from tests.outputs import test_pipewire as pipewire_tests
+from tests.outputs.test_pipewire import RunningCamera
 from vbgcam.devtools.pipewire_sandbox import (
     BIT_ORIGIN,
     BIT_SIDE,

@@ -1,7 +1,9 @@
 """Model cache: real HTTP on 127.0.0.1, real pip against PyPI, real zip files.
 
-The real model bytes come once per session from the mediapipe wheel on PyPI (the same route
-users fall back to); without PyPI the tests that need them are skipped. Every test has its own
+The mechanics (downloads, failures, the cache, imports, the commands) run on generated models:
+made-up bytes put in the registry for one test, so they need no network. Only the tests about
+the real models fetch the mediapipe wheel from PyPI, once per session (the same route users
+fall back to); they are marked ``network`` and skipped without PyPI. Every test has its own
 ``$XDG_CACHE_HOME``, so nothing reads or writes the developer's cache.
 """
 
@@ -25,7 +27,7 @@ from typer.testing import CliRunner
 from vbgcam import models
 from vbgcam.cli.models import models_app
 from vbgcam.errors import ModelError
-from vbgcam.models import MEDIAPIPE_REQUIREMENT, MODELS, Pulled
+from vbgcam.models import MEDIAPIPE_REQUIREMENT, MODELS, ModelSpec, Pulled
 
 LANDSCAPE = MODELS["selfie-landscape"]
 GENERAL = MODELS["selfie-general"]
@@ -97,9 +99,61 @@ def pypi_pull(
     return PypiPull(xdg / "vbgcam" / "models", paths, pulled)
 
 
-@pytest.fixture(scope="session")
-def model_bytes(pypi_pull: PypiPull) -> dict[str, bytes]:
-    return {p.name: p.path.read_bytes() for p in pypi_pull.pulled}
+# --- generated models: made-up bytes in the registry for one test, so the mechanics of
+# downloading, caching and importing are tested without PyPI
+
+
+@dataclasses.dataclass(frozen=True)
+class Generated:
+    """A model made up for the tests: its registry entry and the bytes that match it."""
+
+    spec: ModelSpec
+    data: bytes
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def filename(self) -> str:
+        return self.spec.filename
+
+
+def generated(like: ModelSpec, name: str, size: int) -> Generated:
+    """``size`` bytes of deterministic noise, described like the real model ``like`` (its input
+    size) under ``name``. No URLs of its own, so only the routes a test names are tried."""
+    data = hashlib.shake_256(name.encode()).digest(size)
+    spec = dataclasses.replace(
+        like,
+        name=name,
+        filename=f"{name.replace('-', '_')}.tflite",
+        sha256=hashlib.sha256(data).hexdigest(),
+        urls=(),
+        wheel_member=f"mediapipe/modules/generated/{name}.tflite",
+    )
+    return Generated(spec, data)
+
+
+# About the real models' 250 KB, so progress arrives in several chunks; odd sizes, so half of
+# one is not a round number.
+WIDE = generated(LANDSCAPE, "generated-wide", 250_001)
+SQUARE = generated(GENERAL, "generated-square", 187_003)
+
+
+@pytest.fixture
+def generated_models(monkeypatch: pytest.MonkeyPatch) -> tuple[Generated, Generated]:
+    """``MODELS`` holding only WIDE and SQUARE for one test, so ``pull()``, ``describe()`` and
+    the commands with no name never reach for the real models.
+
+    The dict is changed in place, since other modules import it by name, and only through
+    monkeypatch, so a test's own ``setitem`` on it is undone first. The real entries are removed
+    last to first, so that monkeypatch, undoing in reverse, puts them back in registry order.
+    """
+    for name in reversed(list(MODELS)):
+        monkeypatch.delitem(MODELS, name)
+    for made in (WIDE, SQUARE):
+        monkeypatch.setitem(MODELS, made.name, made.spec)
+    return WIDE, SQUARE
 
 
 # --- a real HTTP server on 127.0.0.1
@@ -135,17 +189,19 @@ class ModelServer(http.server.ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}{path}"
 
 
-@pytest.fixture(scope="session")
-def server(model_bytes: dict[str, bytes]) -> Iterator[ModelServer]:
-    good = model_bytes[LANDSCAPE.name]
-    wrong = hashlib.sha512(b"not a model").digest() * (len(good) // 64 + 1)
+WRONG = hashlib.sha512(b"not a model").digest() * (len(WIDE.data) // 64 + 1)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ModelServer]:
+    """Serves the generated models whole, cut in half, without a length, and garbled."""
     httpd = ModelServer(("127.0.0.1", 0), ModelHandler)
     httpd.pages = {
-        "/good/landscape.tflite": (good, "whole"),
-        "/good/general.tflite": (model_bytes[GENERAL.name], "whole"),
-        "/wrong/landscape.tflite": (wrong[: len(good)], "whole"),
-        "/half/landscape.tflite": (good, "half"),
-        "/no-length/landscape.tflite": (good, "no-length"),
+        "/good/wide.tflite": (WIDE.data, "whole"),
+        "/good/square.tflite": (SQUARE.data, "whole"),
+        "/wrong/wide.tflite": (WRONG[: len(WIDE.data)], "whole"),
+        "/half/wide.tflite": (WIDE.data, "half"),
+        "/no-length/wide.tflite": (WIDE.data, "no-length"),
     }
     thread = threading.Thread(target=httpd.serve_forever, name="model-server", daemon=True)
     thread.start()
@@ -167,48 +223,54 @@ def silent_url() -> Iterator[str]:
 # --- pull from URLs
 
 
+@pytest.mark.usefixtures("generated_models")
 def test_download_is_verified_and_lands_in_the_cache(server: ModelServer, cache: Path) -> None:
-    url = server.url("/good/landscape.tflite")
+    url = server.url("/good/wide.tflite")
     progress: list[tuple[str, int, int | None]] = []
     pulled: list[Pulled] = []
     paths = models.pull(
-        ["selfie-landscape"],
-        urls={"selfie-landscape": [url]},
+        [WIDE.name],
+        urls={WIDE.name: [url]},
         use_pypi=False,
         progress=lambda *call: progress.append(call),
         on_pulled=pulled.append,
     )
-    size = 250145
-    assert paths == [cache / LANDSCAPE.filename]
-    assert models.verified_path("selfie-landscape") == paths[0]
-    assert pulled == [Pulled("selfie-landscape", paths[0], url)]
-    assert progress[0] == ("selfie-landscape", 0, size)
-    assert progress[-1] == ("selfie-landscape", size, size)
+    size = len(WIDE.data)
+    assert paths == [cache / WIDE.filename]
+    assert paths[0].read_bytes() == WIDE.data
+    assert models.verified_path(WIDE.name) == paths[0]
+    assert pulled == [Pulled(WIDE.name, paths[0], url)]
+    assert progress[0] == (WIDE.name, 0, size)
+    assert progress[-1] == (WIDE.name, size, size)
     assert len(progress) > 2, "progress is reported while the bytes arrive"
-    assert files_in(cache) == [LANDSCAPE.filename]
+    assert files_in(cache) == [WIDE.filename]
 
 
+@pytest.mark.usefixtures("generated_models")
 def test_download_without_content_length_is_judged_by_its_checksum(
     server: ModelServer, cache: Path
 ) -> None:
-    url = server.url("/no-length/landscape.tflite")
+    url = server.url("/no-length/wide.tflite")
     progress: list[tuple[str, int, int | None]] = []
     models.pull(
-        ["selfie-landscape"],
-        urls={"selfie-landscape": [url]},
+        [WIDE.name],
+        urls={WIDE.name: [url]},
         use_pypi=False,
         progress=lambda *call: progress.append(call),
     )
-    assert models.verified_path("selfie-landscape") == cache / LANDSCAPE.filename
-    assert progress[-1] == ("selfie-landscape", 250145, None)
+    assert models.verified_path(WIDE.name) == cache / WIDE.filename
+    assert progress[-1] == (WIDE.name, len(WIDE.data), None)
 
 
+@pytest.mark.usefixtures("generated_models")
 @pytest.mark.parametrize(
     ("route", "reason"),
     [
-        pytest.param("/wrong/landscape.tflite", "checksum mismatch", id="wrong-bytes"),
+        pytest.param("/wrong/wide.tflite", "checksum mismatch", id="wrong-bytes"),
         pytest.param(
-            "/half/landscape.tflite", "truncated: got 125072 of 250145 bytes", id="closed-halfway"
+            "/half/wide.tflite",
+            f"truncated: got {len(WIDE.data) // 2} of {len(WIDE.data)} bytes",
+            id="closed-halfway",
         ),
         pytest.param("/missing.tflite", "HTTP 404", id="not-found"),
         pytest.param("refused", "connection refused", id="nothing-listening"),
@@ -225,108 +287,109 @@ def test_failed_download_says_why_and_leaves_nothing_in_the_cache(
 ) -> None:
     url = {"refused": closed_port_url, "silent": silent_url}.get(route) or server.url(route)
     with pytest.raises(ModelError) as caught:
-        models.pull(
-            ["selfie-landscape"],
-            urls={"selfie-landscape": [url]},
-            use_pypi=False,
-            timeout_s=0.5,
-        )
+        models.pull([WIDE.name], urls={WIDE.name: [url]}, use_pypi=False, timeout_s=0.5)
     message = str(caught.value)
-    assert "could not get selfie-landscape" in message
+    assert f"could not get {WIDE.name}" in message
     assert f"{url}: {reason}" in message
     assert "vbgcam models import PATH" in message
     assert files_in(cache) == []
-    assert models.verified_path("selfie-landscape") is None
+    assert models.verified_path(WIDE.name) is None
 
 
+@pytest.mark.usefixtures("generated_models")
 def test_every_route_tried_is_named_in_the_error(server: ModelServer, closed_port_url: str) -> None:
-    wrong = server.url("/wrong/landscape.tflite")
+    wrong = server.url("/wrong/wide.tflite")
     with pytest.raises(ModelError) as caught:
         models.pull(
-            urls={"selfie-landscape": [wrong, closed_port_url], "selfie-general": []},
+            urls={WIDE.name: [wrong, closed_port_url], SQUARE.name: []},
             use_pypi=False,
         )
     lines = str(caught.value).splitlines()
-    assert lines[0] == f"could not get selfie-landscape ({LANDSCAPE.filename}):"
+    assert lines[0] == f"could not get {WIDE.name} ({WIDE.filename}):"
     assert lines[1].strip().startswith(f"{wrong}: checksum mismatch (sha256 ")
     assert lines[2].strip() == f"{closed_port_url}: connection refused"
-    assert lines[3] == f"could not get selfie-general ({GENERAL.filename}):"
+    assert lines[3] == f"could not get {SQUARE.name} ({SQUARE.filename}):"
     assert lines[4].strip() == "no route to try"
     assert "'vbgcam models import PATH'" in lines[-1]
 
 
-def test_next_url_is_tried_when_one_fails(server: ModelServer, closed_port_url: str) -> None:
-    good = server.url("/good/landscape.tflite")
+@pytest.mark.usefixtures("generated_models")
+def test_next_url_is_tried_when_one_fails(
+    server: ModelServer, closed_port_url: str, cache: Path
+) -> None:
+    good = server.url("/good/wide.tflite")
     pulled: list[Pulled] = []
     models.pull(
-        ["selfie-landscape"],
-        urls={"selfie-landscape": [closed_port_url, good]},
+        [WIDE.name],
+        urls={WIDE.name: [closed_port_url, good]},
         use_pypi=False,
         on_pulled=pulled.append,
     )
     assert [p.route for p in pulled] == [good]
+    assert models.verified_path(WIDE.name) == cache / WIDE.filename
 
 
+@pytest.mark.usefixtures("generated_models")
 def test_models_fetched_before_a_failure_stay_cached(
     server: ModelServer, closed_port_url: str, cache: Path
 ) -> None:
-    with pytest.raises(ModelError, match="could not get selfie-general"):
+    with pytest.raises(ModelError, match=f"could not get {SQUARE.name}"):
         models.pull(
-            urls={
-                "selfie-landscape": [server.url("/good/landscape.tflite")],
-                "selfie-general": [closed_port_url],
-            },
+            urls={WIDE.name: [server.url("/good/wide.tflite")], SQUARE.name: [closed_port_url]},
             use_pypi=False,
         )
-    assert models.verified_path("selfie-landscape") == cache / LANDSCAPE.filename
+    assert models.verified_path(WIDE.name) == cache / WIDE.filename
+    assert files_in(cache) == [WIDE.filename]
 
 
-def test_verified_model_is_not_downloaded_again(
-    model_bytes: dict[str, bytes], closed_port_url: str, cache: Path
-) -> None:
+@pytest.mark.usefixtures("generated_models")
+def test_verified_model_is_not_downloaded_again(closed_port_url: str, cache: Path) -> None:
     cache.mkdir(parents=True)
-    (cache / GENERAL.filename).write_bytes(model_bytes[GENERAL.name])
+    (cache / SQUARE.filename).write_bytes(SQUARE.data)
     pulled: list[Pulled] = []
     paths = models.pull(
-        ["selfie-general"],
-        urls={"selfie-general": [closed_port_url]},
+        [SQUARE.name],
+        urls={SQUARE.name: [closed_port_url]},
         use_pypi=False,
         on_pulled=pulled.append,
     )
-    assert paths == [cache / GENERAL.filename]
-    assert pulled == [Pulled("selfie-general", paths[0], "cache")]
+    assert paths == [cache / SQUARE.filename]
+    assert pulled == [Pulled(SQUARE.name, paths[0], "cache")]
 
 
+@pytest.mark.usefixtures("generated_models")
 def test_pull_replaces_a_corrupt_cached_file(server: ModelServer, cache: Path) -> None:
     cache.mkdir(parents=True)
-    (cache / LANDSCAPE.filename).write_bytes(b"half a model")
-    models.pull(
-        ["selfie-landscape"],
-        urls={"selfie-landscape": [server.url("/good/landscape.tflite")]},
-        use_pypi=False,
-    )
-    assert models.verified_path("selfie-landscape") == cache / LANDSCAPE.filename
+    (cache / WIDE.filename).write_bytes(WIDE.data[: len(WIDE.data) // 2])
+    assert models.verified_path(WIDE.name) is None
+    models.pull([WIDE.name], urls={WIDE.name: [server.url("/good/wide.tflite")]}, use_pypi=False)
+    assert models.verified_path(WIDE.name) == cache / WIDE.filename
+    assert files_in(cache) == [WIDE.filename]
 
 
+@pytest.mark.usefixtures("generated_models")
 def test_ctrl_c_during_a_download_leaves_the_old_file_and_no_temporary_file(
     server: ModelServer, cache: Path
 ) -> None:
     cache.mkdir(parents=True)
-    (cache / LANDSCAPE.filename).write_bytes(b"old")
+    (cache / WIDE.filename).write_bytes(b"old")
+    seen: list[int] = []
 
     def interrupt(name: str, done_bytes: int, total_bytes: int | None) -> None:
+        seen.append(done_bytes)
         if done_bytes > 0:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         models.pull(
-            ["selfie-landscape"],
-            urls={"selfie-landscape": [server.url("/good/landscape.tflite")]},
+            [WIDE.name],
+            urls={WIDE.name: [server.url("/good/wide.tflite")]},
             use_pypi=False,
             progress=interrupt,
         )
-    assert files_in(cache) == [LANDSCAPE.filename]
-    assert (cache / LANDSCAPE.filename).read_bytes() == b"old"
+    assert 0 < seen[-1] < len(WIDE.data), "interrupted halfway, with a temporary file open"
+    assert files_in(cache) == [WIDE.filename]
+    assert (cache / WIDE.filename).read_bytes() == b"old"
 
 
 def test_unknown_model_name_suggests_the_closest() -> None:
@@ -337,6 +400,7 @@ def test_unknown_model_name_suggests_the_closest() -> None:
 # --- pull from PyPI
 
 
+@pytest.mark.network  # the real wheel, from PyPI
 def test_every_model_comes_from_the_pypi_wheel_when_no_url_works(pypi_pull: PypiPull) -> None:
     assert pypi_pull.paths == [
         pypi_pull.cache / LANDSCAPE.filename,
@@ -370,13 +434,15 @@ def test_pip_failure_is_named_in_the_error(
 # --- import
 
 
+@pytest.mark.usefixtures("generated_models")
 def test_tflite_is_recognised_by_its_checksum_whatever_its_name(
-    model_bytes: dict[str, bytes], tmp_path: Path, cache: Path
+    tmp_path: Path, cache: Path
 ) -> None:
     copied = tmp_path / "downloaded-on-a-laptop.bin"
-    copied.write_bytes(model_bytes[GENERAL.name])
-    assert models.import_model(copied) == [cache / GENERAL.filename]
-    assert models.verified_path("selfie-general") == cache / GENERAL.filename
+    copied.write_bytes(SQUARE.data)
+    assert models.import_model(copied) == [cache / SQUARE.filename]
+    assert models.verified_path(SQUARE.name) == cache / SQUARE.filename
+    assert files_in(cache) == [SQUARE.filename]
 
 
 def test_unknown_file_is_refused_with_the_expected_files_named(tmp_path: Path, cache: Path) -> None:
@@ -392,19 +458,44 @@ def test_unknown_file_is_refused_with_the_expected_files_named(tmp_path: Path, c
     assert files_in(cache) == []
 
 
+@pytest.mark.network  # the real wheel, from PyPI
 def test_wheel_import_puts_both_models_in_the_cache(mediapipe_wheel: Path, cache: Path) -> None:
     paths = models.import_model(mediapipe_wheel)
     assert paths == [cache / LANDSCAPE.filename, cache / GENERAL.filename]
     assert [s.status for s in models.describe()] == ["verified", "verified"]
 
 
-def test_wheel_missing_a_model_imports_nothing(
-    model_bytes: dict[str, bytes], tmp_path: Path, cache: Path
-) -> None:
-    wheel = tmp_path / "mediapipe-0.0.1-py3-none-any.whl"
+def wheel_of(folder: Path, members: dict[str, bytes]) -> Path:
+    """A zip file named like a wheel, holding ``members`` (path inside: bytes)."""
+    wheel = folder / "mediapipe-0.0.1-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr(LANDSCAPE.wheel_member, model_bytes[LANDSCAPE.name])
-    with pytest.raises(ModelError, match=f"has no {GENERAL.wheel_member}"):
+        for member, data in members.items():
+            archive.writestr(member, data)
+    return wheel
+
+
+@pytest.mark.usefixtures("generated_models")
+def test_wheel_holding_every_model_imports_them_all(tmp_path: Path, cache: Path) -> None:
+    wheel = wheel_of(tmp_path, {m.spec.wheel_member: m.data for m in (WIDE, SQUARE)})
+    assert models.import_model(wheel) == [cache / WIDE.filename, cache / SQUARE.filename]
+    assert [s.status for s in models.describe()] == ["verified", "verified"]
+
+
+@pytest.mark.usefixtures("generated_models")
+def test_wheel_missing_a_model_imports_nothing(tmp_path: Path, cache: Path) -> None:
+    wheel = wheel_of(tmp_path, {WIDE.spec.wheel_member: WIDE.data})
+    with pytest.raises(ModelError, match=f"has no {SQUARE.spec.wheel_member}"):
+        models.import_model(wheel)
+    assert files_in(cache) == []
+
+
+@pytest.mark.usefixtures("generated_models")
+def test_wheel_with_a_wrong_model_imports_nothing(tmp_path: Path, cache: Path) -> None:
+    garbled = WRONG[: len(SQUARE.data)]
+    wheel = wheel_of(
+        tmp_path, {WIDE.spec.wheel_member: WIDE.data, SQUARE.spec.wheel_member: garbled}
+    )
+    with pytest.raises(ModelError, match="checksum mismatch"):
         models.import_model(wheel)
     assert files_in(cache) == []
 
@@ -441,36 +532,33 @@ def test_cache_dir_follows_xdg_cache_home_and_ignores_a_relative_one(
     assert models.cache_dir() == tmp_path / "home" / ".cache" / "vbgcam" / "models"
 
 
-def test_corrupt_cached_file_is_reported_and_never_handed_out(
-    model_bytes: dict[str, bytes], cache: Path
-) -> None:
+@pytest.mark.usefixtures("generated_models")
+def test_corrupt_cached_file_is_reported_and_never_handed_out(cache: Path) -> None:
     cache.mkdir(parents=True)
-    good = model_bytes[LANDSCAPE.name]
-    (cache / LANDSCAPE.filename).write_bytes(good[: len(good) // 2])
+    (cache / WIDE.filename).write_bytes(WIDE.data[: len(WIDE.data) // 2])
     assert models.describe() == [
-        ("selfie-landscape", "corrupt", cache / LANDSCAPE.filename),
-        ("selfie-general", "missing", cache / GENERAL.filename),
+        (WIDE.name, "corrupt", cache / WIDE.filename),
+        (SQUARE.name, "missing", cache / SQUARE.filename),
     ]
-    assert models.verified_path("selfie-landscape") is None
-    assert models.verified_path("selfie-general") is None
+    assert models.verified_path(WIDE.name) is None
+    assert models.verified_path(SQUARE.name) is None
 
 
 # --- the `vbgcam models` commands
 
 
-def test_list_shows_each_model_with_its_size_status_and_path(
-    model_bytes: dict[str, bytes], cache: Path
-) -> None:
+@pytest.mark.usefixtures("generated_models")
+def test_list_shows_each_model_with_its_size_status_and_path(cache: Path) -> None:
     cache.mkdir(parents=True)
-    (cache / LANDSCAPE.filename).write_bytes(model_bytes[LANDSCAPE.name])
-    (cache / GENERAL.filename).write_bytes(b"damaged")
+    (cache / WIDE.filename).write_bytes(WIDE.data)
+    (cache / SQUARE.filename).write_bytes(b"damaged")
     result = CliRunner().invoke(models_app, ["list"])
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.stdout.splitlines()]
     assert rows == [
         ["MODEL", "INPUT", "STATUS", "PATH"],
-        ["selfie-landscape", "256x144", "verified", str(cache / LANDSCAPE.filename)],
-        ["selfie-general", "256x256", "corrupt", str(cache / GENERAL.filename)],
+        [WIDE.name, "256x144", "verified", str(cache / WIDE.filename)],
+        [SQUARE.name, "256x256", "corrupt", str(cache / SQUARE.filename)],
         ["rvm", "any", "missing", str(cache / "rvm.json"), str(cache / "rvm.bin")],
     ]
 
@@ -485,15 +573,14 @@ def test_path_of_a_missing_model_is_one_line_and_exit_1(cache: Path) -> None:
     ]
 
 
-def test_path_prints_the_cache_folder_or_a_verified_model(
-    model_bytes: dict[str, bytes], cache: Path
-) -> None:
+@pytest.mark.usefixtures("generated_models")
+def test_path_prints_the_cache_folder_or_a_verified_model(cache: Path) -> None:
     assert CliRunner().invoke(models_app, ["path"]).stdout == f"{cache}\n"
     cache.mkdir(parents=True)
-    (cache / GENERAL.filename).write_bytes(model_bytes[GENERAL.name])
-    result = CliRunner().invoke(models_app, ["path", "selfie-general"])
+    (cache / SQUARE.filename).write_bytes(SQUARE.data)
+    result = CliRunner().invoke(models_app, ["path", SQUARE.name])
     assert result.exit_code == 0
-    assert result.stdout == f"{cache / GENERAL.filename}\n"
+    assert result.stdout == f"{cache / SQUARE.filename}\n"
 
 
 def test_path_of_a_corrupt_model_says_to_pull_again(cache: Path) -> None:
@@ -505,21 +592,23 @@ def test_path_of_a_corrupt_model_says_to_pull_again(cache: Path) -> None:
     assert "vbgcam models pull selfie-general" in result.stderr
 
 
+@pytest.mark.usefixtures("generated_models")
 def test_pull_command_prints_one_line_per_model_with_its_route(
     server: ModelServer, monkeypatch: pytest.MonkeyPatch, cache: Path
 ) -> None:
-    for spec, page in ((LANDSCAPE, "/good/landscape.tflite"), (GENERAL, "/good/general.tflite")):
-        monkeypatch.setitem(MODELS, spec.name, dataclasses.replace(spec, urls=(server.url(page),)))
+    for made, page in ((WIDE, "/good/wide.tflite"), (SQUARE, "/good/square.tflite")):
+        with_url = dataclasses.replace(made.spec, urls=(server.url(page),))
+        monkeypatch.setitem(MODELS, made.name, with_url)
     result = CliRunner().invoke(models_app, ["pull"])
     assert result.exit_code == 0, result.output
+    # rvm is skipped (no terminal to ask for consent on), with a notice on stderr.
     assert result.stdout.splitlines() == [
-        f"selfie-landscape: saved {cache / LANDSCAPE.filename} "
-        f"(from {server.url('/good/landscape.tflite')})",
-        f"selfie-general: saved {cache / GENERAL.filename} "
-        f"(from {server.url('/good/general.tflite')})",
+        f"{WIDE.name}: saved {cache / WIDE.filename} (from {server.url('/good/wide.tflite')})",
+        f"{SQUARE.name}: saved {cache / SQUARE.filename} "
+        f"(from {server.url('/good/square.tflite')})",
     ]
-    again = CliRunner().invoke(models_app, ["pull", "selfie-general"])
-    assert again.stdout == f"selfie-general: already in the cache at {cache / GENERAL.filename}\n"
+    again = CliRunner().invoke(models_app, ["pull", SQUARE.name])
+    assert again.stdout == f"{SQUARE.name}: already in the cache at {cache / SQUARE.filename}\n"
 
 
 def test_pull_command_with_an_unknown_name_is_one_line_and_exit_1() -> None:
@@ -529,6 +618,7 @@ def test_pull_command_with_an_unknown_name_is_one_line_and_exit_1() -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.network  # the real wheel, from PyPI
 def test_import_command_names_each_model_imported(mediapipe_wheel: Path, cache: Path) -> None:
     result = CliRunner().invoke(models_app, ["import", str(mediapipe_wheel)])
     assert result.exit_code == 0, result.output

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.test_selfie import Photo, portraits  # noqa: F401  (a fixture)
+from tests.segmenters.test_selfie import Photo, portraits  # noqa: F401  (a fixture)
 from vbgcam.errors import ModelError
 from vbgcam.models import MODELS, verified_path
 from vbgcam.segmenters import runtimes

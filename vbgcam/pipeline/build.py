@@ -1,0 +1,84 @@
+"""Settings to stages: the one recipe for the compositor a settings snapshot describes.
+
+The daemon, ``render``, the benchmarks, the soak and ``LiveController`` all build through
+``compositor_for``, so a live change gives exactly what a restart with the same settings
+would. Rebuilding from a running compositor keeps every part whose settings did not change:
+a mask's temporal state (the matte's smoothing, RVM's recurrence, what diff learned of the
+room) survives a background change, and toggling the mirror does not restart a video.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from vbgcam.backgrounds import Background, make_background
+from vbgcam.compose import Compositor
+from vbgcam.config.settings import BackgroundSettings, MatteSettings, Settings
+from vbgcam.effects import make_effects
+from vbgcam.matte import Matte, make_matte
+from vbgcam.segmenters import Segmenter, make_segmenter
+from vbgcam.threadpools import limit_loaded_pools, use_opencv_threads
+
+
+def compositor_for(
+    settings: Settings,
+    background: Background | None = None,
+    rebuilding: tuple[Settings, Compositor] | None = None,
+) -> Compositor:
+    """The compositor ``settings`` describe.
+
+    ``background``: one already built (the caller checked its files first). ``rebuilding``:
+    the settings and compositor running now, whose unchanged parts are kept. Also sets the
+    process-wide thread counts, OpenCV's as the settings say (when rebuilding, only after
+    every part built: a failed change changes nothing) and one for every BLAS and OpenMP
+    pool.
+    """
+    limit_loaded_pools()
+    size = settings.camera.size
+    old, current = rebuilding if rebuilding is not None else (None, None)
+    if current is None:  # the first build: the network is timed at load with these threads
+        use_opencv_threads(settings.segmenter.threads)
+    # A threads change builds a new segmenter too: a runtime takes its count when built.
+    if current is not None and old is not None and settings.segmenter == old.segmenter:
+        segmenter = current.segmenter
+    else:
+        segmenter = make_segmenter(settings.segmenter, settings.camera.fps)
+    if (
+        current is not None
+        and old is not None
+        and settings.matte == old.matte
+        and segmenter is current.segmenter
+    ):
+        matte = current.masker.matte
+    else:
+        matte = matte_for(segmenter, settings.matte)
+    if background is None:
+        if (
+            current is not None
+            and old is not None
+            and background_itself(settings.background) == background_itself(old.background)
+        ):
+            background = current.background
+        else:
+            background = make_background(settings.background, size)
+    if current is not None and old is not None and settings.background == old.background:
+        effects = current.effects
+    else:
+        effects = make_effects(settings.background, size)
+    if current is not None:  # a live change: only once every part built
+        use_opencv_threads(settings.segmenter.threads)
+    return Compositor(segmenter, background, matte, effects)
+
+
+def matte_for(segmenter: Segmenter, settings: MatteSettings) -> Matte | None:
+    """The matte stage the settings ask for, unless the segmenter's alpha is already a matte
+    (``refined``: RVM), which refinement only blurs."""
+    if getattr(segmenter, "refined", False):
+        return None
+    return make_matte(settings)
+
+
+def background_itself(settings: BackgroundSettings) -> BackgroundSettings:
+    """The part of the background settings that decides the background itself: toggling
+    the mirror or the overlay must not restart a video or a folder."""
+    return dataclasses.replace(settings, mirror=False, overlay="", overlay_position="bottom-right")
