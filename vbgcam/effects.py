@@ -15,9 +15,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from vbgcam.backgrounds import read_image_with_alpha
 from vbgcam.config.settings import OVERLAY_POSITIONS, BackgroundSettings
 from vbgcam.errors import BackgroundError
+from vbgcam.imaging import read_image_with_alpha
 
 
 class Effect(Protocol):

@@ -24,11 +24,12 @@ import cv2
 import numpy as np
 
 from vbgcam import EXAMPLES_DIR
-from vbgcam.backgrounds import decode_picture, make_background
+from vbgcam.backgrounds import make_background
 from vbgcam.config import paths
 from vbgcam.config.settings import ALIASES, KEYS, Settings, build_settings
 from vbgcam.errors import BackgroundError, ConfigError, VbgcamError
 from vbgcam.file_kinds import IMAGE_SUFFIXES
+from vbgcam.imaging import decode_picture
 from vbgcam.pipeline.build import compositor_for
 from vbgcam.pipeline.cards import make_card
 from vbgcam.pipeline.wiring import Pipeline

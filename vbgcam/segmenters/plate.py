@@ -18,9 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vbgcam.backgrounds import read_image
 from vbgcam.config import paths
 from vbgcam.errors import BackgroundError, ConfigError
+from vbgcam.imaging import read_image
 from vbgcam.segmenters.cleanup import solidify
 from vbgcam.shrink import working_copy
 
