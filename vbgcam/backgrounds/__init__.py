@@ -30,12 +30,12 @@ from vbgcam.errors import BackgroundError
 from vbgcam.file_kinds import VIDEO_SUFFIXES
 
 __all__ = [
+    "KINDS",
     "Background",
     "BlurBackground",
     "ColorBackground",
     "FolderBackground",
     "ImageBackground",
-    "KINDS",
     "PassthroughBackground",
     "VideoBackground",
     "make_background",
