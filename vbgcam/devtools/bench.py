@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import platform
 import statistics
 import sys
@@ -37,6 +36,7 @@ from vbgcam.config.settings import (
     Settings,
     build_settings,
 )
+from vbgcam.devtools import report
 from vbgcam.devtools.cpu import measure
 from vbgcam.errors import ModelError
 from vbgcam.pipeline.build import compositor_for
@@ -385,14 +385,7 @@ def print_table(data: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    data = collect(args)
-    if args.json:
-        json.dump(data, sys.stdout, indent=2)
-        print()
-    else:
-        print_table(data, args)
-    return 0
+    return report.run(parse_args, collect, print_table, argv)
 
 
 if __name__ == "__main__":

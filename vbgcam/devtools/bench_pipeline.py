@@ -22,7 +22,6 @@ and the generated demo scene. Measured:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -35,6 +34,7 @@ import numpy as np
 
 from vbgcam import EXAMPLES_DIR
 from vbgcam.config.settings import SegmenterSettings, Settings, build_settings
+from vbgcam.devtools import report
 from vbgcam.devtools.bench import p99
 from vbgcam.devtools.cpu import measure
 from vbgcam.errors import ModelError
@@ -281,14 +281,7 @@ def print_table(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    data = collect(args)
-    if args.json:
-        json.dump(data, sys.stdout, indent=2)
-        print()
-    else:
-        print_table(data, args)
-    return 0
+    return report.run(parse_args, collect, print_table, argv)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ import pyvirtualcam
 
 from vbgcam.backgrounds import ImageBackground
 from vbgcam.compose import Compositor
+from vbgcam.devtools import report
 from vbgcam.devtools.pipewire_sandbox import (
     FPS,
     SIZE,
@@ -332,14 +332,7 @@ def print_table(data: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    data = collect(args)
-    if args.json:
-        json.dump(data, sys.stdout, indent=2)
-        print()
-    else:
-        print_table(data, args)
-    return 0
+    return report.run(parse_args, collect, print_table, argv)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Run ``python -m vbgcam.devtools.bench_run --help``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from vbgcam import EXAMPLES_DIR
+from vbgcam.devtools import report
 from vbgcam.devtools.cpu import process_cpu_s
 
 FPS = 30.0
@@ -161,14 +161,7 @@ def print_table(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    data = collect(args)
-    if args.json:
-        json.dump(data, sys.stdout, indent=2)
-        print()
-    else:
-        print_table(data, args)
-    return 0
+    return report.run(parse_args, collect, print_table, argv)
 
 
 if __name__ == "__main__":
