@@ -15,8 +15,10 @@ import numpy as np
 
 from vbgcam.backgrounds import Background
 from vbgcam.effects import Effects
+from vbgcam.framing import Crop, FramingStage, warp_window
 from vbgcam.matte import Matte
 from vbgcam.segmenters import Segmenter
+from vbgcam.segmenters.people import MainPerson
 from vbgcam.shrink import shrink, working_size
 
 # The binary blend copies in bands of this many rows, so the destination rows are still in
@@ -116,10 +118,13 @@ class StageTimes:
     refine_ms: float = 0.0
     background_ms: float = 0.0
     blend_ms: float = 0.0
+    framing_ms: float = 0.0
 
     @property
     def total_ms(self) -> float:
-        return self.segment_ms + self.refine_ms + self.background_ms + self.blend_ms
+        return (
+            self.segment_ms + self.refine_ms + self.background_ms + self.blend_ms + self.framing_ms
+        )
 
 
 class Masker:
@@ -127,12 +132,17 @@ class Masker:
 
     The frame is shrunk once to the working size and handed to both. Without a matte, a
     mask smaller than the frame is scaled up, and a ``binary`` full-size mask (the original
-    method) passes through untouched: ``copy_through`` tells the blender it can copy.
+    method) passes through untouched: ``copy_through`` tells the blender it can copy. With
+    ``people`` (``people = "main"``), everyone but the main person is taken out of the
+    segmenter's mask before the matte sees it.
     """
 
-    def __init__(self, segmenter: Segmenter, matte: Matte | None = None) -> None:
+    def __init__(
+        self, segmenter: Segmenter, matte: Matte | None = None, people: MainPerson | None = None
+    ) -> None:
         self.segmenter = segmenter
         self.matte = matte
+        self.people = people
         self.copy_through = matte is None and getattr(segmenter, "binary", False)
         self.segment_ms = 0.0
         self.refine_ms = 0.0
@@ -145,6 +155,8 @@ class Masker:
         self.segmenter.reset()
         if self.matte is not None:
             self.matte.reset()
+        if self.people is not None:
+            self.people.reset()
 
     def _working_copy(self, frame_bgr: np.ndarray) -> np.ndarray:
         """The frame at the working size, by way of the frame halved (``_half``) when it is
@@ -163,16 +175,21 @@ class Masker:
         cv2.resize(frame_bgr, half_size, dst=self._half, interpolation=cv2.INTER_AREA)
         return shrink(self._half, (width, height), dst=self._small)
 
-    def _scaled(self, mask: np.ndarray, height: int, width: int) -> np.ndarray:
-        if mask.shape == (height, width):
+    def _scaled(
+        self, mask: np.ndarray, height: int, width: int, window: Crop | None = None
+    ) -> np.ndarray:
+        if window is None and mask.shape == (height, width):
             return mask
         if self._scaled_mask is None or self._scaled_mask.shape != (height, width):
             self._scaled_mask = np.empty((height, width), np.uint8)
+        if window is not None:
+            return warp_window(mask, window, (width, height), self._scaled_mask)
         cv2.resize(mask, (width, height), dst=self._scaled_mask, interpolation=cv2.INTER_LINEAR)
         return self._scaled_mask
 
-    def mask_for(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """The frame-size alpha (uint8, 255 = person); the segmenter's own buffer or ours."""
+    def segment(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The segmenter's mask (everyone but the kept people taken out) at its own size,
+        and the frame at the working size (None for a full-size binary segmenter)."""
         start = time.perf_counter()
         small = None if self.copy_through else self._working_copy(frame_bgr)
         # A segmenter that only looks at a reduced picture gets the frame halved, which the
@@ -180,14 +197,33 @@ class Masker:
         # at 30 fps here, where the frame is no longer in the cache).
         seen = self._half if self._half is not None and self._sees_half else frame_bgr
         mask = self.segmenter.segment(seen, small)
-        segmented = time.perf_counter()
+        if self.people is not None:
+            mask = self.people.keep(mask)
+        self.segment_ms = (time.perf_counter() - start) * 1e3
+        return mask, small
+
+    def alpha_for(
+        self,
+        frame_bgr: np.ndarray,
+        mask: np.ndarray,
+        small: np.ndarray | None,
+        window: Crop | None = None,
+    ) -> np.ndarray:
+        """The frame-size alpha from ``segment``'s answer; with ``window``, of that part of
+        the frame scaled to the frame's size (framing), made straight from the small alpha."""
+        start = time.perf_counter()
+        height, width = frame_bgr.shape[:2]
         if self.matte is not None:
-            alpha = self.matte.refine(frame_bgr, mask, small)
+            alpha = self.matte.refine(frame_bgr, mask, small, window)
         else:
-            alpha = self._scaled(mask, *frame_bgr.shape[:2])
-        self.segment_ms = (segmented - start) * 1e3
-        self.refine_ms = (time.perf_counter() - segmented) * 1e3
+            alpha = self._scaled(mask, height, width, window)
+        self.refine_ms = (time.perf_counter() - start) * 1e3
         return alpha
+
+    def mask_for(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """The frame-size alpha (uint8, 255 = person); the segmenter's own buffer or ours."""
+        mask, small = self.segment(frame_bgr)
+        return self.alpha_for(frame_bgr, mask, small)
 
 
 class Compositor:
@@ -199,10 +235,13 @@ class Compositor:
         background: Background,
         matte: Matte | None = None,
         effects: Effects | None = None,
+        people: MainPerson | None = None,
+        framing: FramingStage | None = None,
     ) -> None:
-        self.masker = Masker(segmenter, matte)
+        self.masker = Masker(segmenter, matte, people)
         self.background = background
         self.effects = effects
+        self.framing = framing
         self.times = StageTimes()
         self._blender = SoftBlender()
         self._all_person: np.ndarray | None = None
@@ -220,6 +259,8 @@ class Compositor:
     def reset(self) -> None:
         """Forget every frame seen so far, learned backgrounds included."""
         self.masker.reset()
+        if self.framing is not None:
+            self.framing.reset()
 
     def restart_stream(self) -> None:
         """The frames that come next do not follow the last ones (a pause, a camera outage):
@@ -230,17 +271,47 @@ class Compositor:
             self.masker.segmenter.reset()
         if self.masker.matte is not None:
             self.masker.matte.reset()
+        if self.masker.people is not None:  # whoever is in view now is the main person
+            self.masker.people.reset()
+        if self.framing is not None:
+            self.framing.reset()
 
     def compose(self, frame_bgr: np.ndarray, t_s: float, dst: np.ndarray) -> np.ndarray:
-        """Write the composited frame into ``dst``; returns the frame-size alpha used."""
-        if not getattr(self.background, "needs_mask", True):
+        """Write the composited frame into ``dst``; returns the frame-size alpha used.
+
+        With framing, the mask is found on the whole picture, then the picture and its
+        alpha are cropped and scaled together (``framing.py``) and the background goes
+        behind them at full resolution."""
+        needs_mask = getattr(self.background, "needs_mask", True)
+        if not needs_mask and self.framing is None:
             np.copyto(dst, frame_bgr)
             if self.effects is not None:
                 self.effects.apply(dst)
             self.times = StageTimes()
             return self._everything(frame_bgr)
-        alpha = self.masker.mask_for(frame_bgr)
+        mask, small = self.masker.segment(frame_bgr)
+        decide_at = time.perf_counter()
+        crop = None
+        if self.framing is not None:
+            height, width = frame_bgr.shape[:2]
+            crop = self.framing.decide(mask, (width, height))
+        decided_at = time.perf_counter()
+        alpha = self.masker.alpha_for(frame_bgr, mask, small, crop)
+        warp_at = time.perf_counter()
+        if crop is not None and self.framing is not None:
+            frame_bgr = self.framing.frame(frame_bgr, crop)
         prepared_at = time.perf_counter()
+        framing_ms = ((decided_at - decide_at) + (prepared_at - warp_at)) * 1e3
+        if not needs_mask:  # framing only: the framed camera picture as it is
+            np.copyto(dst, frame_bgr)
+            if self.effects is not None:
+                self.effects.apply(dst)
+            self.times = StageTimes(
+                segment_ms=self.masker.segment_ms,
+                refine_ms=self.masker.refine_ms,
+                framing_ms=framing_ms,
+            )
+            return self._everything(frame_bgr)
         background = self.background.frame_for(frame_bgr, alpha, t_s)
         blend_at = time.perf_counter()
         if background is frame_bgr:  # no background replacement: the camera picture
@@ -256,5 +327,6 @@ class Compositor:
             refine_ms=self.masker.refine_ms,
             background_ms=(blend_at - prepared_at) * 1e3,
             blend_ms=(time.perf_counter() - blend_at) * 1e3,
+            framing_ms=framing_ms,
         )
         return alpha

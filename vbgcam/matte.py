@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from vbgcam.config.settings import MatteSettings
+from vbgcam.framing import Crop, warp_window
 from vbgcam.shrink import working_copy
 
 # Alpha 0.5 +- 0.5 / EDGE_CONTRAST becomes fully background / fully person.
@@ -159,11 +160,16 @@ class Matte:
         self._previous_alpha = None
 
     def refine(
-        self, frame_bgr: np.ndarray, mask: np.ndarray, small_bgr: np.ndarray | None = None
+        self,
+        frame_bgr: np.ndarray,
+        mask: np.ndarray,
+        small_bgr: np.ndarray | None = None,
+        window: Crop | None = None,
     ) -> np.ndarray:
         """A frame-size uint8 alpha (255 = person) from a mask of any size and the frame.
 
         ``small_bgr``: the frame at the working size, when the caller already has it.
+        ``window``: only that part of the frame, scaled to the frame's size (framing).
         """
         options = self.options
         height, width = frame_bgr.shape[:2]
@@ -206,6 +212,8 @@ class Matte:
             ksize = 2 * options.feather_px + 1
             cv2.max(soft, cv2.blur(soft, (ksize, ksize)), dst=soft)
         np.clip(soft, 0, 255, out=soft)
+        if window is not None:
+            return warp_window(soft.astype(np.uint8), window, (width, height), self._alpha)
         cv2.resize(
             soft.astype(np.uint8), (width, height), dst=self._alpha, interpolation=cv2.INTER_LINEAR
         )

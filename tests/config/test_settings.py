@@ -36,7 +36,7 @@ def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:
         ),
         pytest.param(
             "fps = 30\n",
-            ["'fps'", "known: background, camera, control, matte, output, segmenter"],
+            ["'fps'", "known: background, camera, control, framing, matte, output, segmenter"],
             id="key-outside-any-section",
         ),
         pytest.param(

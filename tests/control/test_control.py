@@ -707,6 +707,18 @@ def background(**spec: Any) -> tuple[str, dict[str, Any]]:
         pytest.param(("next",), "background: next picture", ("next_background", None), id="next"),
         pytest.param(("pause",), "paused", ("pause", None), id="pause"),
         pytest.param(("resume",), "resumed", ("resume", None), id="resume"),
+        pytest.param(
+            ("framing", "auto"),
+            "framing: auto",
+            ("update_settings", {"framing.mode": "auto"}),
+            id="framing",
+        ),
+        pytest.param(
+            ("people", "main"),
+            "people: main",
+            ("update_settings", {"segmenter.people": "main"}),
+            id="people",
+        ),
     ],
 )
 def test_ctl_commands_reach_the_controller(
@@ -754,6 +766,13 @@ def test_ctl_status_is_one_line_or_json(ctl: Any, fake: FakeController) -> None:
     )
     result = ctl("status", "--json")
     assert json.loads(result.stdout) == fake.status()
+
+
+def test_ctl_framing_with_a_wrong_word_says_what_is_allowed(ctl: Any) -> None:
+    result = ctl("framing", "sometimes")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("ConfigError: ")
+    assert "expected one of: off, auto" in result.stderr
 
 
 def test_ctl_shows_the_servers_error_in_one_line(ctl: Any, fake: FakeController) -> None:

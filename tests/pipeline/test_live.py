@@ -255,7 +255,7 @@ def test_status_reports_rates_and_stage_times(
     assert status["dropped"] >= 0
     assert 0 < status["cpu_percent"] < 100 * (os.cpu_count() or 1)
     stages = status["stage_ms"]
-    assert set(stages) == {"segment", "refine", "background", "blend"}
+    assert set(stages) == {"segment", "refine", "framing", "background", "blend"}
     # The diff segmenter and the colour blend take real time here, and a frame takes less
     # than its period (or the output would not keep 30 fps).
     assert stages["segment"] > 0 and stages["blend"] > 0
@@ -677,3 +677,22 @@ def test_a_change_that_cannot_be_built_leaves_the_thread_count_alone(
     assert cv2.getNumThreads() == before_threads
     assert live.pipeline.compositor.segmenter is segmenter
     assert live.settings.segmenter.name == "diff"
+
+
+def test_people_and_framing_switch_live_without_a_restart(
+    running: tuple[LiveController, RecordingBackend],
+) -> None:
+    live, backend = running
+    assert wait_for(lambda: len(backend.frames) > 3)
+    segmenter = live.pipeline.compositor.segmenter
+    live.update_settings({"segmenter.people": "main", "framing.mode": "auto"})
+    assert wait_for(lambda: live.pipeline.compositor.framing is not None)
+    assert live.pipeline.compositor.masker.people is not None
+    assert live.pipeline.compositor.segmenter is segmenter, "the network was rebuilt"
+    sent = len(backend.frames)
+    assert wait_for(lambda: len(backend.frames) > sent + 10), "frames stopped after the switch"
+    assert live.status()["settings"]["framing.mode"] == "auto"
+    live.update_settings({"segmenter.people": "all", "framing.mode": "off"})
+    assert wait_for(lambda: live.pipeline.compositor.framing is None)
+    assert live.pipeline.compositor.masker.people is None
+    assert CountingDemo.opened == 1, "the camera was reopened"

@@ -159,6 +159,9 @@ RefineOpt = Annotated[
     bool | None,
     typer.Option("--refine/--no-refine", help=flag_help("matte.refine", "refine")),
 ]
+PeopleOpt = Annotated[str | None, typer.Option(help=flag_help("segmenter.people"))]
+FramingOpt = Annotated[str | None, typer.Option(help=flag_help("framing.mode"))]
+MaxZoomOpt = Annotated[float | None, typer.Option(help=flag_help("framing.max_zoom"))]
 
 
 FLAG_KEYS = {
@@ -175,6 +178,9 @@ FLAG_KEYS = {
     "model": "segmenter.model",
     "plate": "segmenter.plate",
     "refine": "matte.refine",
+    "people": "segmenter.people",
+    "framing": "framing.mode",
+    "max_zoom": "framing.max_zoom",
     "device": "output.device",
     "backend": "output.backends",
     "record": "output.record",
@@ -238,6 +244,9 @@ def run(
     model: ModelOpt = None,
     plate: PlateOpt = None,
     refine: RefineOpt = None,
+    people: PeopleOpt = None,
+    framing: FramingOpt = None,
+    max_zoom: MaxZoomOpt = None,
     device: Annotated[
         str | None,
         typer.Option(
@@ -311,6 +320,9 @@ def run(
             model=model,
             plate=plate,
             refine=refine,
+            people=people,
+            framing=framing,
+            max_zoom=max_zoom,
             device=device,
             backend=backend,
             record=record,
@@ -509,6 +521,9 @@ def render(
     model: ModelOpt = None,
     plate: PlateOpt = None,
     refine: RefineOpt = None,
+    people: PeopleOpt = None,
+    framing: FramingOpt = None,
+    max_zoom: MaxZoomOpt = None,
     size: Annotated[
         str | None,
         typer.Option(help="Output size WIDTHxHEIGHT. (default: the input's size; demo 1280x720)"),
@@ -547,6 +562,9 @@ def render(
         model=model,
         plate=plate,
         refine=refine,
+        people=people,
+        framing=framing,
+        max_zoom=max_zoom,
     )
     source: DemoSource | VideoFileSource
     if input == "demo":

@@ -31,6 +31,8 @@ BACKGROUND_MODES = ("auto", "image", "folder", "video", "blur", "color", "none")
 FIT_MODES = ("cover", "contain", "stretch", "tile")
 OVERLAY_POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right", "full")
 PAUSE_IMAGES = ("card", "background", "last")
+FRAMING_MODES = ("off", "auto")
+PEOPLE_CHOICES = ("all", "main")
 COLOR_NAMES = {
     "black": (0, 0, 0),
     "white": (255, 255, 255),
@@ -345,6 +347,19 @@ class SegmenterSettings:
         _number(0.05, 8),
         "rvm: share of one core its network may use on average (0.25 = a quarter).",
     )
+    people: str = setting(
+        "all",
+        _choice(PEOPLE_CHOICES),
+        "Who stays in the picture: all (everyone the mask finds) or main (the person the "
+        "call is about; anyone else goes to the background).",
+    )
+    admit_after_s: float = setting(
+        10.0,
+        _number(0, 3600),
+        "people = main: someone who stays this long beside you, at least half your size, is "
+        "let in; 0 = never.",
+        " s",
+    )
 
 
 @dataclass(frozen=True)
@@ -365,6 +380,18 @@ class MatteSettings:
     min_blob: float = setting(
         0.005, _number(0, 0.5), "Blobs and holes smaller than this share of the frame go."
     )
+
+
+@dataclass(frozen=True)
+class FramingSettings:
+    """Auto-framing: a digital pan and zoom that keeps the people centred (vbgcam/framing.py)."""
+
+    mode: str = setting(
+        "off",
+        _choice(FRAMING_MODES),
+        "Auto-framing: auto (pan and zoom to keep you centred and well framed) or off.",
+    )
+    max_zoom: float = setting(2.0, _number(1, 4), "Auto-framing: the most it zooms in.")
 
 
 @dataclass(frozen=True)
@@ -398,6 +425,7 @@ class Settings:
     background: BackgroundSettings = field(default_factory=BackgroundSettings)
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
     matte: MatteSettings = field(default_factory=MatteSettings)
+    framing: FramingSettings = field(default_factory=FramingSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
 

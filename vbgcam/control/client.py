@@ -221,6 +221,28 @@ def next_picture(port: PortOpt = None) -> None:
 
 @ctl_app.command()
 @reports_errors
+def framing(
+    mode: Annotated[str, typer.Argument(help="auto (keep you centred and framed) or off.")],
+    port: PortOpt = None,
+) -> None:
+    """Auto-framing on or off, live."""
+    request(port, "POST", "/api/settings", {"framing.mode": mode})
+    typer.echo(f"framing: {mode}")
+
+
+@ctl_app.command()
+@reports_errors
+def people(
+    who: Annotated[str, typer.Argument(help="main (only the person the call is about) or all.")],
+    port: PortOpt = None,
+) -> None:
+    """Keep everyone in the picture, or only the main person, live."""
+    request(port, "POST", "/api/settings", {"segmenter.people": who})
+    typer.echo(f"people: {who}")
+
+
+@ctl_app.command()
+@reports_errors
 def pause(port: PortOpt = None) -> None:
     """Release the webcam and send the pause picture."""
     request(port, "POST", "/api/pause")

@@ -318,6 +318,61 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def measure_extras(size: tuple[int, int], frames: int = 200) -> list[dict[str, Any]]:
+    """What auto-framing and ``people = "main"`` add to a frame, flat out (median ms): the
+    framing stage choosing its crop and scaling the frame under it back up (after it
+    settled on a person in the left third; its alpha is made for the crop by the matte at
+    no extra cost), and the main-person filter on a 320 px mask with two people in it."""
+    from vbgcam.framing import FramingStage
+    from vbgcam.segmenters.people import MainPerson
+    from vbgcam.sources.demo_scene import DemoScene
+
+    width, height = size
+    scene = DemoScene(width, height)
+    frame = np.empty((height, width, 3), np.uint8)
+    scene.render(0.0, frame)
+    alpha = np.zeros((height, width), np.uint8)
+    cv2.ellipse(
+        alpha, (width * 27 // 100, height // 2), (width // 14, height // 6), 0, 0, 360, 255, -1
+    )
+    alpha[height // 2 :, width * 18 // 100 : width * 36 // 100] = 255
+    small = cv2.resize(alpha, (320, 180), interpolation=cv2.INTER_AREA)
+    stage = FramingStage(2.0, 30.0)
+    for _ in range(120):  # settle
+        stage.decide(small, size)
+    framing_ms = []
+    for _ in range(frames):
+        start = time.perf_counter()
+        crop = stage.decide(small, size)
+        if crop is not None:
+            stage.frame(frame, crop)
+        framing_ms.append((time.perf_counter() - start) * 1e3)
+    mask = np.zeros((180, 320), np.uint8)
+    cv2.rectangle(mask, (100, 40), (200, 180), 255, -1)
+    cv2.rectangle(mask, (250, 60), (300, 180), 255, -1)
+    people = MainPerson(10.0, 30.0)
+    people_ms = []
+    for _ in range(frames):
+        start = time.perf_counter()
+        people.keep(mask)
+        people_ms.append((time.perf_counter() - start) * 1e3)
+    zoom = height / stage.crop.h if stage.crop is not None else 1.0
+    return [
+        {
+            "size": f"{width}x{height}",
+            "stage": f"framing ({zoom:.1f}x zoom)",
+            "median_ms": statistics.median(framing_ms),
+            "p99_ms": p99(framing_ms),
+        },
+        {
+            "size": "320x180 mask",
+            "stage": "people = main (two people)",
+            "median_ms": statistics.median(people_ms),
+            "p99_ms": p99(people_ms),
+        },
+    ]
+
+
 def collect(args: argparse.Namespace) -> dict[str, Any]:
     """Measure as ``args`` ask and return what ``--json`` prints: with ``--idle`` the idle
     dict, else ``{"meta": ..., "paced_cpu": [PacedRow...], "rows": [Row...]}`` as dicts."""
@@ -339,10 +394,12 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         "numpy": np.__version__,
         "cpu_threads": cv2.getNumThreads(),
     }
+    extras = [row for width, height in sizes for row in measure_extras((width, height))]
     return {
         "meta": meta,
         "paced_cpu": [asdict(r) for r in paced],
         "rows": [asdict(r) for r in rows],
+        "extras": extras,
     }
 
 
@@ -381,6 +438,15 @@ def print_table(data: dict[str, Any], args: argparse.Namespace) -> None:
         print(
             f"| {row['size']} | {row['frames']} | {row['method']} | {row['median_ms']:.2f} | "
             f"{row['p99_ms']:.2f} | {row['speedup_vs_tutorial']:.1f}x |"
+        )
+    print()
+    print("what framing and people = main add to a frame, flat out")
+    print("| size | stage | median ms | p99 ms |")
+    print("|---|---|---:|---:|")
+    for extra in data.get("extras", []):
+        print(
+            f"| {extra['size']} | {extra['stage']} | {extra['median_ms']:.2f} | "
+            f"{extra['p99_ms']:.2f} |"
         )
 
 

@@ -13,10 +13,18 @@ import dataclasses
 
 from vbgcam.backgrounds import Background, make_background
 from vbgcam.compose import Compositor
-from vbgcam.config.settings import BackgroundSettings, MatteSettings, Settings
+from vbgcam.config.settings import (
+    BackgroundSettings,
+    FramingSettings,
+    MatteSettings,
+    SegmenterSettings,
+    Settings,
+)
 from vbgcam.effects import make_effects
+from vbgcam.framing import FramingStage
 from vbgcam.matte import Matte, make_matte
 from vbgcam.segmenters import Segmenter, make_segmenter
+from vbgcam.segmenters.people import MainPerson
 from vbgcam.threadpools import limit_loaded_pools, use_opencv_threads
 
 
@@ -39,7 +47,11 @@ def compositor_for(
     if current is None:  # the first build: the network is timed at load with these threads
         use_opencv_threads(settings.segmenter.threads)
     # A threads change builds a new segmenter too: a runtime takes its count when built.
-    if current is not None and old is not None and settings.segmenter == old.segmenter:
+    if (
+        current is not None
+        and old is not None
+        and network_part(settings.segmenter) == network_part(old.segmenter)
+    ):
         segmenter = current.segmenter
     else:
         segmenter = make_segmenter(settings.segmenter, settings.camera.fps)
@@ -65,9 +77,35 @@ def compositor_for(
         effects = current.effects
     else:
         effects = make_effects(settings.background, size)
+    people = current.masker.people if current is not None else None
+    if old is None or people_part(settings.segmenter) != people_part(old.segmenter):
+        people = people_for(settings.segmenter, settings.camera.fps)
+    framing = current.framing if current is not None else None
+    if old is None or settings.framing != old.framing:
+        framing = framing_for(settings.framing, settings.camera.fps)
     if current is not None:  # a live change: only once every part built
         use_opencv_threads(settings.segmenter.threads)
-    return Compositor(segmenter, background, matte, effects)
+    return Compositor(segmenter, background, matte, effects, people, framing)
+
+
+def people_for(settings: SegmenterSettings, fps: float) -> MainPerson | None:
+    """``people = "main"``: the filter that keeps only the main person (and whoever is let
+    in); None keeps everyone."""
+    return MainPerson(settings.admit_after_s, fps) if settings.people == "main" else None
+
+
+def framing_for(settings: FramingSettings, fps: float) -> FramingStage | None:
+    return FramingStage(settings.max_zoom, fps) if settings.mode == "auto" else None
+
+
+def network_part(settings: SegmenterSettings) -> SegmenterSettings:
+    """What decides the segmenter itself: changing who is kept must not rebuild (and so
+    restart) the network."""
+    return dataclasses.replace(settings, people="all", admit_after_s=0.0)
+
+
+def people_part(settings: SegmenterSettings) -> tuple[str, float]:
+    return settings.people, settings.admit_after_s
 
 
 def matte_for(segmenter: Segmenter, settings: MatteSettings) -> Matte | None:

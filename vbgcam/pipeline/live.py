@@ -310,6 +310,7 @@ class LiveController:
             "stage_ms": {
                 "segment": round(times.segment_ms, 2),
                 "refine": round(times.refine_ms, 2),
+                "framing": round(times.framing_ms, 2),
                 "background": round(times.background_ms, 2),
                 "blend": round(times.blend_ms, 2),
             },
