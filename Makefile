@@ -23,9 +23,10 @@ run: setup ## start the virtual camera with the default settings (add options wi
 	  echo "and 'make run ARGS=\"--camera demo --device none --record demo-out/run.mp4 --frames 150\"' runs the live pipeline without either."; \
 	  exit $$status; }
 
-demo: setup ## render the demo scene with a beach background to demo-out/, before/after picture to docs/demo.png
+demo: setup ## render the demo scenes with a beach background to demo-out/; before/after pictures to docs/demo.png and docs/framing.png (auto-framing)
 	@mkdir -p demo-out
 	$(BIN)/vbgcam render demo --bg examples/beach.jpg -o demo-out/demo.mp4 --mask-out demo-out/masks --compare docs/demo.png
+	$(BIN)/vbgcam render demo-offcentre --framing auto --bg examples/beach.jpg -o demo-out/framing.mp4 --compare docs/framing.png
 
 test: setup ## run the test suite (what CI runs)
 	$(BIN)/python -m pytest

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 import pyvirtualcam
@@ -111,6 +112,27 @@ def test_a_recording_whose_disk_is_full_says_so_instead_of_stopping_silently(
                 recorder.send(frame)
     finally:
         recorder.close()
+
+
+def test_a_still_scene_recorded_to_mp4_is_not_taken_for_a_full_disk(tmp_path: Path) -> None:
+    """A still picture compresses to tens of bytes a frame in mp4v, less than the writer's
+    buffer over many checks: the file does not grow, yet nothing failed (found rendering a
+    nearly still scene)."""
+    from vbgcam.outputs import Recorder
+
+    path = tmp_path / "still.mp4"
+    recorder = Recorder(path, (640, 360), 30.0)
+    frame = np.full((360, 640, 3), 90, np.uint8)
+    try:
+        for _ in range(400):  # 276 MB of raw frames: four checks of the file's growth
+            recorder.send(frame)
+    finally:
+        recorder.close()
+    capture = cv2.VideoCapture(str(path))
+    try:
+        assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 400
+    finally:
+        capture.release()
 
 
 def test_a_healthy_recording_is_never_taken_for_a_full_disk(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ from vbgcam.pipeline.live import LiveController
 from vbgcam.pipeline.on_demand import ConsumerWatch
 from vbgcam.pipeline.wiring import Pipeline
 from vbgcam.shrink import working_copy
-from vbgcam.sources import DemoSource, VideoFileSource, open_source
+from vbgcam.sources import DEMO_SCENES, DemoSource, VideoFileSource, open_source
 
 log = logging.getLogger("vbgcam")
 
@@ -499,7 +499,10 @@ def _watch_consumers(
 @reports_errors
 def render(
     input: Annotated[
-        str, typer.Argument(help="Video file to process, or 'demo' for the generated scene.")
+        str,
+        typer.Argument(
+            help="Video file to process, or 'demo' (or 'demo-offcentre') for a generated scene."
+        ),
     ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Video file to write (.mp4/.avi).")
@@ -567,10 +570,10 @@ def render(
         max_zoom=max_zoom,
     )
     source: DemoSource | VideoFileSource
-    if input == "demo":
+    if input in DEMO_SCENES:
         settings = _settings(config, bg=bg, blur=blur, size=size, fps=fps, **mask_flags)
         out_size = settings.camera.size
-        source = DemoSource(out_size, settings.camera.fps)
+        source = DemoSource(out_size, settings.camera.fps, input)
         total = frames or 150
     else:
         try:

@@ -220,7 +220,7 @@ class CameraSettings:
         "0",
         _path,
         "Camera index (0), device (/dev/video0), a video file to use as the camera, or "
-        "'demo' for a generated scene.",
+        "'demo' for a generated scene ('demo-offcentre': someone sitting in the left third).",
     )
     size: tuple[int, int] = setting(
         (1280, 720), parse_size, "Camera mode and output size, WIDTHxHEIGHT."

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -150,10 +151,13 @@ class VirtualCamera:
         self.camera.close()
 
 
-# OpenCV's writers report no failed write; a recording whose file has not grown while this
-# much raw video went in (0.8 s of 720p; compressed, far more than any write buffer) is taken
-# as failing: a full disk, a file system gone read-only.
+# OpenCV's writers report no failed write, so the file is looked at after this much raw
+# video went in (0.8 s of 720p). A file that has not grown is failing when its disk is full
+# (less than ``FULL_BELOW_BYTES`` left) or read-only, or when it is no regular file (a
+# device that swallows writes); with room left it is a still picture that compressed to
+# less than the writer's buffer (a still scene in mp4v: tens of bytes a frame).
 STALLED_AFTER_RAW_BYTES = 64 * 2**20
+FULL_BELOW_BYTES = 4 * 2**20
 
 
 def check_video_path(path: Path, doing: str) -> None:
@@ -195,11 +199,22 @@ class Recorder:
             size = os.stat(self.path).st_size
         except OSError as exc:
             raise OutputError(f"the recording {self.path} is gone: {exc.strerror}") from exc
-        if size <= self._size:
+        if size <= self._size and not self._has_room():
             raise OutputError(
                 f"the recording {self.path} stopped growing: is its disk full or read-only?"
             )
         self._size, self._raw_since_growth = size, 0
+
+    def _has_room(self) -> bool:
+        """Whether the file is a regular file on a writable file system with room left."""
+        try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):
+                return False
+            disk = os.statvfs(self.path.parent)
+        except OSError:
+            return False
+        read_only = bool(disk.f_flag & os.ST_RDONLY)
+        return not read_only and disk.f_bavail * disk.f_frsize >= FULL_BELOW_BYTES
 
     def close(self) -> None:
         if not self._closed:

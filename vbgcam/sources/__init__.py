@@ -281,16 +281,26 @@ class VideoFileSource:
         self._reader.close()
 
 
+# The demo scenes a source spec names: the person in the middle, waving and swaying; or
+# sitting further back in the left third, nearly still (to try auto-framing on).
+# (person_scale, person_x, sway) of ``DemoScene``.
+DEMO_SCENES: dict[str, tuple[float, float, float]] = {
+    "demo": (1.0, 0.5, 0.2),
+    "demo-offcentre": (0.55, 0.27, 0.01),
+}
+
+
 class DemoSource:
-    """The generated demo scene, one frame per ``1 / fps`` of scene time."""
+    """A generated demo scene, one frame per ``1 / fps`` of scene time."""
 
     paces_itself = False
 
-    def __init__(self, size: tuple[int, int], fps: float) -> None:
-        self.scene = DemoScene(*size)
+    def __init__(self, size: tuple[int, int], fps: float, name: str = "demo") -> None:
+        scale, place, sway = DEMO_SCENES[name]
+        self.scene = DemoScene(size[0], size[1], scale, place, sway)
         self.fps = fps
         self.frame_index = 0
-        self.description = f"demo scene: {size[0]}x{size[1]} @ {fps:g} fps"
+        self.description = f"{name} scene: {size[0]}x{size[1]} @ {fps:g} fps"
 
     def read_into(self, frame_bgr: np.ndarray) -> bool:
         self.scene.render(self.frame_index / self.fps, frame_bgr)
@@ -302,9 +312,10 @@ class DemoSource:
 
 
 def open_source(spec: str, size: tuple[int, int], fps: float, fourcc: str) -> Source:
-    """``demo``, a camera index or ``/dev/video*`` path, or a video file."""
-    if spec == "demo":
-        return DemoSource(size, fps)
+    """``demo`` (or another of ``DEMO_SCENES``), a camera index or ``/dev/video*`` path, or
+    a video file."""
+    if spec in DEMO_SCENES:
+        return DemoSource(size, fps, spec)
     if spec.isdecimal() or spec.startswith("/dev/"):
         return CameraSource(spec, size, fps, fourcc)
     return VideoFileSource(Path(spec).expanduser())

@@ -86,13 +86,28 @@ class DemoScene:
     more than a copy.
     """
 
-    def __init__(self, width: int, height: int) -> None:
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        person_scale: float = 1.0,
+        person_x: float = 0.5,
+        sway: float = 0.2,
+    ) -> None:
+        """``person_scale`` < 1 seats the person further back (smaller, lower in the
+        picture), ``person_x`` is where they sit across it (0.5: the middle), ``sway`` how
+        far they sway, as a share of the width."""
         self.width = width
         self.height = height
+        self.person_x = person_x
+        self.sway = sway
         # Sized for 16:9; a narrower frame shrinks the figure so it never fills the width.
-        self._unit = min(height / 720, width / 1280)
+        self._room_unit = min(height / 720, width / 1280)
+        self._unit = self._room_unit * person_scale
         self.room = make_room(width, height)
         self._sprite, self._sprite_mask = self._make_sprite()
+        # The body runs off the bottom of the picture at any scale.
+        self._top = height - round((720 - 20) * self._unit)
 
     def _px(self, value: float) -> int:
         return round(value * self._unit)
@@ -165,10 +180,10 @@ class DemoScene:
 
     def _placement(self, t_s: float) -> tuple[int, int, float]:
         """Sprite offset (left, top) in the frame and the arm's wave phase (radians)."""
-        sway = 0.2 * self.width * math.sin(2 * math.pi * t_s / SWAY_PERIOD_S)
+        sway = self.sway * self.width * math.sin(2 * math.pi * t_s / SWAY_PERIOD_S)
         bob = self._px(10) * math.sin(2 * math.pi * t_s / (SWAY_PERIOD_S / 2))
-        left = round(self.width / 2 + sway) - self._sprite.shape[1] // 2
-        top = self._px(20) + round(bob)
+        left = round(self.person_x * self.width + sway) - self._sprite.shape[1] // 2
+        top = self._top + round(bob)
         return left, top, 2 * math.pi * t_s / WAVE_PERIOD_S
 
     def _paste(
