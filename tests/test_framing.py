@@ -160,3 +160,29 @@ def test_the_framing_stage_crops_the_picture_and_the_matte_makes_the_alpha_alike
 def test_with_nobody_in_view_the_stage_leaves_the_whole_picture() -> None:
     stage = FramingStage(2.0, FPS)
     assert stage.decide(np.zeros((180, 320), np.uint8), SIZE) is None
+
+
+def test_a_hand_raised_above_the_head_does_not_move_the_crop() -> None:
+    def scene(index: int) -> np.ndarray:
+        alpha = person_mask(SIZE, 0.5 * W, 0.35 * H, 0.16 * W)
+        if 60 <= index < 90:  # a hand raised beside and above the head for a second
+            alpha[round(0.1 * H) : round(0.5 * H), round(0.58 * W) : round(0.61 * W)] = 255
+        return alpha
+
+    crops = [crop for crop, _ in run(scene, round(4 * FPS))]
+    steps = [abs(b.y - a.y) for a, b in itertools.pairwise(crops[round(1.8 * FPS) :])]
+    assert max(steps) < 2.0, f"the crop jumped {max(steps):.0f} px for a raised hand"
+
+
+def test_a_machine_that_drops_frames_settles_as_fast_in_seconds() -> None:
+    """Framing is timed by the frames' own times: a compositor that gets every other
+    frame still settles within 2 s."""
+    alpha = person_mask(SIZE, 0.27 * W, 0.38 * H, 0.15 * W)
+    stage = FramingStage(2.0, FPS)
+    small = cv2.resize(alpha, (320, 180), interpolation=cv2.INTER_AREA)
+    crop = None
+    for index in range(0, round(2.2 * FPS), 2):  # 15 frames a second arrive
+        crop = stage.decide(small, SIZE, index / FPS)
+    box = person_box(small, SIZE)
+    assert crop is not None and box is not None
+    assert abs(centre_in_crop(crop, box) - 0.5) < 0.03

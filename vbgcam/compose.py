@@ -294,9 +294,10 @@ class Compositor:
         crop = None
         if self.framing is not None:
             height, width = frame_bgr.shape[:2]
-            crop = self.framing.decide(mask, (width, height))
+            crop = self.framing.decide(mask, (width, height), t_s)
         decided_at = time.perf_counter()
-        alpha = self.masker.alpha_for(frame_bgr, mask, small, crop)
+        # No background to put behind: the alpha is not needed (framing only).
+        alpha = self.masker.alpha_for(frame_bgr, mask, small, crop) if needs_mask else mask
         warp_at = time.perf_counter()
         if crop is not None and self.framing is not None:
             frame_bgr = self.framing.frame(frame_bgr, crop)

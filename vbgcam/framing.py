@@ -43,9 +43,13 @@ DEAD_ZONE_SIZE = 0.10
 # second) - about 1.3 s to settle after a move.
 SMOOTH_TIME_S = 0.3
 MAX_SPEED = 0.8
-# Pixels of a downscaled alpha that count as person for the box, and how small it is.
+# Mask values that count as person for the box.
 BOX_ALPHA = 128
-BOX_WIDTH_PX = 96
+# The head is looked for in this middle share of the people's columns: a hand raised beside
+# the head, or a lamp above a shoulder, is not the top of anyone's head.
+HEAD_COLUMNS = 0.4
+# A longer gap between frames (a pause, a stall) moves the crop as if this long passed.
+MAX_STEP_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,20 @@ class Crop:
 
 
 def person_box(mask: np.ndarray, frame_size: tuple[int, int]) -> tuple[float, ...] | None:
-    """(left, top, right, bottom) in frame pixels of every person pixel (>= ``BOX_ALPHA``)
-    of a mask of any size with the frame's aspect (a segmenter's small mask: 0.02 ms);
-    None with nobody in view."""
-    x, y, w, h = cv2.boundingRect(cv2.inRange(mask, BOX_ALPHA, 255))
+    """(left, head top, right, bottom) in frame pixels of the people in a mask of any size
+    covering the frame (a segmenter's small mask: 0.03 ms); None with nobody in view. The
+    top is the head's: the highest person pixel in the middle ``HEAD_COLUMNS`` of the
+    people's columns, so a raised hand does not count as a head."""
+    solid = cv2.inRange(mask, BOX_ALPHA, 255)
+    x, y, w, h = cv2.boundingRect(solid)
     if w == 0 or h == 0:
         return None
+    margin = round(w * (1 - HEAD_COLUMNS) / 2)
+    middle = solid[y : y + h, x + margin : x + w - margin]
+    rows = np.flatnonzero(middle.max(axis=1)) if middle.size else np.empty(0, np.intp)
+    top = y + (int(rows[0]) if rows.size else 0)
     sx, sy = frame_size[0] / mask.shape[1], frame_size[1] / mask.shape[0]
-    return x * sx, y * sy, (x + w) * sx, (y + h) * sy
+    return x * sx, top * sy, (x + w) * sx, (y + h) * sy
 
 
 def window_map(crop: Crop, source_size: tuple[int, int], frame_size: tuple[int, int]) -> np.ndarray:
@@ -216,16 +226,28 @@ class FramingStage:
 
     def __init__(self, max_zoom: float = 2.0, fps: float = 30.0) -> None:
         self.framer = Framer(max_zoom)
-        self.dt_s = 1.0 / fps
+        self.period_s = 1.0 / fps
         self.crop: Crop | None = None
         self._frame: np.ndarray | None = None
+        self._last_t_s: float | None = None
 
     def reset(self) -> None:
         self.framer.reset()
+        self._last_t_s = None
 
-    def decide(self, mask: np.ndarray, frame_size: tuple[int, int]) -> Crop | None:
-        """This frame's crop, from the people in ``mask``; None for the whole picture."""
-        crop = self.framer.crop_for(person_box(mask, frame_size), frame_size, self.dt_s)
+    def decide(
+        self, mask: np.ndarray, frame_size: tuple[int, int], t_s: float | None = None
+    ) -> Crop | None:
+        """This frame's crop, from the people in ``mask``; None for the whole picture.
+
+        ``t_s``: the frame's time, so a machine that drops frames moves the crop as far in
+        a second as one that does not (one frame period without it)."""
+        dt_s = self.period_s
+        if t_s is not None:
+            if self._last_t_s is not None:
+                dt_s = min(MAX_STEP_S, max(0.0, t_s - self._last_t_s))
+            self._last_t_s = t_s
+        crop = self.framer.crop_for(person_box(mask, frame_size), frame_size, dt_s)
         self.crop = crop
         if crop.rounded() == (0, 0, frame_size[0], frame_size[1]):
             return None

@@ -200,3 +200,29 @@ def test_the_main_person_leaning_quickly_with_someone_else_in_view_stays_whole()
         share = np.count_nonzero(kept[main > 0] >= 128) / np.count_nonzero(main)
         worst = min(worst, share)
     assert worst > 0.97, f"only {worst:.3f} of the main person kept at worst"
+
+
+def test_one_frame_without_the_main_person_hands_the_picture_to_nobody_else() -> None:
+    """A segmenter's miss for a frame (or a lean out of view) must not make someone else
+    the main person, nor leave the main person out once they are found again."""
+    filter_ = MainPerson(0.0, FPS)  # nobody is ever let in
+    main = np.zeros((H, W), np.uint8)
+    draw_person(main, 0.5 * W, 0.25 * H, 0.3 * W)
+    poster = np.zeros((H, W), np.uint8)
+    poster[10:50, 10:50] = 255
+    for index in range(60):
+        missing = index in (20, 21)
+        kept = filter_.keep(poster if missing else np.maximum(main, poster))
+        assert np.count_nonzero(kept[poster > 0]) == 0, f"frame {index}: the poster took over"
+        if not missing:
+            assert np.count_nonzero(kept[main > 0] >= 128) == np.count_nonzero(main), index
+
+
+def test_a_noisy_full_size_mask_with_thousands_of_specks_is_handled() -> None:
+    """diff's original method gives a full-size mask full of single-pixel noise: more
+    regions than a 16-bit label can count."""
+    rng = np.random.default_rng(3)
+    noisy = np.where(rng.random((720, 1280)) < 0.15, 255, 0).astype(np.uint8)
+    draw_person(noisy, 640, 200, 400)
+    kept = MainPerson(10.0, FPS).keep(noisy)
+    assert kept.shape == noisy.shape and np.count_nonzero(kept) > 0

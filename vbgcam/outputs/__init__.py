@@ -158,6 +158,10 @@ class VirtualCamera:
 # less than the writer's buffer (a still scene in mp4v: tens of bytes a frame).
 STALLED_AFTER_RAW_BYTES = 64 * 2**20
 FULL_BELOW_BYTES = 4 * 2**20
+# Even with room left (a full quota looks like free space), a file that has not grown over
+# this many checks in a row (about a minute of 720p) is failing: a still picture flushes
+# the writer's buffer well within that.
+STALLED_CHECKS = 75
 
 
 def check_video_path(path: Path, doing: str) -> None:
@@ -188,6 +192,7 @@ class Recorder:
         self._closed = False
         self._size = 0
         self._raw_since_growth = 0
+        self._checks_without_growth = 0
 
     def send(self, frame_bgr: np.ndarray) -> None:
         """Write one frame; raises OutputError once the file stops growing."""
@@ -199,11 +204,16 @@ class Recorder:
             size = os.stat(self.path).st_size
         except OSError as exc:
             raise OutputError(f"the recording {self.path} is gone: {exc.strerror}") from exc
-        if size <= self._size and not self._has_room():
+        self._raw_since_growth = 0
+        if size > self._size:
+            self._size, self._checks_without_growth = size, 0
+            return
+        self._checks_without_growth += 1
+        if not self._has_room() or self._checks_without_growth >= STALLED_CHECKS:
             raise OutputError(
-                f"the recording {self.path} stopped growing: is its disk full or read-only?"
+                f"the recording {self.path} stopped growing: is its disk full or read-only "
+                "(or your disk quota used up)?"
             )
-        self._size, self._raw_since_growth = size, 0
 
     def _has_room(self) -> bool:
         """Whether the file is a regular file on a writable file system with room left."""

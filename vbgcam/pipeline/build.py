@@ -81,8 +81,10 @@ def compositor_for(
     if old is None or people_part(settings.segmenter) != people_part(old.segmenter):
         people = people_for(settings.segmenter, settings.camera.fps)
     framing = current.framing if current is not None else None
-    if old is None or settings.framing != old.framing:
+    if old is None or settings.framing.mode != old.framing.mode:
         framing = framing_for(settings.framing, settings.camera.fps)
+    elif framing is not None:  # the same stage, so the picture does not snap back and in
+        framing.framer.max_zoom = settings.framing.max_zoom
     if current is not None:  # a live change: only once every part built
         use_opencv_threads(settings.segmenter.threads)
     return Compositor(segmenter, background, matte, effects, people, framing)

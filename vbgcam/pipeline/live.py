@@ -50,8 +50,9 @@ def flat_settings(settings: Settings) -> dict[str, Any]:
         part = getattr(settings, section.name)
         for key in dataclasses.fields(part):
             value = getattr(part, key.name)
-            if isinstance(value, tuple):
-                value = "x".join(str(v) for v in value)
+            if isinstance(value, tuple):  # 1280x720; a list of names as "a,b"
+                joiner = "x" if (section.name, key.name) == ("camera", "size") else ","
+                value = joiner.join(str(v) for v in value)
             flat[f"{section.name}.{key.name}"] = value
     return flat
 

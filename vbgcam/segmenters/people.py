@@ -37,6 +37,8 @@ FOLLOW_SHARE = 0.5
 # How fast the place of the kept people follows them (per frame): a place is theirs once
 # they were there for about ten frames.
 TEMPLATE_RATE = 0.06
+# Frames the main person may be missing from the mask before someone else is chosen.
+GRACE_FRAMES = 15
 
 
 class MainPerson:
@@ -58,7 +60,8 @@ class MainPerson:
         self._kept: np.ndarray | None = None  # 255 where a kept person was last frame
         self._others: np.ndarray | None = None  # 255 where someone else was
         self._stay: np.ndarray | None = None
-        self._recent_kept: np.ndarray | None = None  # decaying: where kept people were
+        self._recent_kept: np.ndarray | None = None  # where the kept people have been lately
+        self._missing = 0  # frames in a row the kept people were not found
 
     def _allocate(self, shape: tuple[int, int]) -> None:
         self._shape = shape
@@ -75,17 +78,30 @@ class MainPerson:
         assert self._stay is not None
         solid = cv2.inRange(mask, 128, 255)
         # Labels without OpenCV's statistics (0.04 against 0.37 ms here): areas by counting.
-        count, labels = cv2.connectedComponents(solid, connectivity=8, ltype=cv2.CV_16U)
+        # 32-bit labels: a noisy full-size mask (diff's original method) has more than a
+        # 16-bit label can count.
+        count, labels = cv2.connectedComponents(solid, connectivity=8, ltype=cv2.CV_32S)
         areas = np.bincount(labels.ravel(), minlength=count)
         big = [label for label in range(1, count) if areas[label] >= MIN_REGION_SHARE * mask.size]
         assert self._recent_kept is not None
         kept = self._follow_kept(labels, big, areas)
-        if not kept:
+        if kept:
+            self._missing = 0
+        elif self._missing < GRACE_FRAMES and self._recent_kept.any():
+            # The main person is missing from this mask (a segmenter's miss, a lean out of
+            # view): nobody is shown for a moment rather than someone else taking over.
+            self._missing += 1
+            np.multiply(
+                self._recent_kept, 1 - TEMPLATE_RATE, out=self._recent_kept, casting="unsafe"
+            )
+        else:
             main = self._choose_main(big, areas, labels)
             kept = [main] if main is not None else []
             if main is not None:  # the main person's place, from now on
                 self._recent_kept[:] = 0
                 self._recent_kept[labels == main] = 255
+                self._kept = self._others = None  # last frame's split means nothing now
+                self._missing = 0
         self._admit(labels, big, kept, areas)
         if not kept:
             self._kept = self._others = None
@@ -129,6 +145,8 @@ class MainPerson:
         stays where it was. Pixels of someone else that have stayed ``admit_frames`` and add
         up to ``ADMIT_SHARE`` of the main person are let in all the same."""
         assert self._stay is not None
+        if not was_kept.any():
+            return
         to_kept = cv2.distanceTransform(cv2.bitwise_not(was_kept), cv2.DIST_L2, 3)
         to_other = cv2.distanceTransform(cv2.bitwise_not(was_other), cv2.DIST_L2, 3)
         theirs = (kept_pixels > 0) & (to_other < to_kept)
