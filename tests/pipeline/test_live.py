@@ -696,3 +696,14 @@ def test_people_and_framing_switch_live_without_a_restart(
     assert wait_for(lambda: live.pipeline.compositor.framing is None)
     assert live.pipeline.compositor.masker.people is None
     assert CountingDemo.opened == 1, "the camera was reopened"
+
+
+def test_the_flat_settings_read_back_as_the_same_settings() -> None:
+    """What the control page and a live change start from: two output backends must not
+    come back as one name (``v4l2loopbackxpipewire``), which made every live change fail."""
+    from vbgcam.pipeline.live import flat_settings
+
+    settings = settings_for(
+        **{"output.backends": "v4l2loopback,pipewire", "camera.size": "640x360"}
+    )
+    assert build_settings(flat_settings(settings)) == settings
