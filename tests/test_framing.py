@@ -186,3 +186,58 @@ def test_a_machine_that_drops_frames_settles_as_fast_in_seconds() -> None:
     box = person_box(small, SIZE)
     assert crop is not None and box is not None
     assert abs(centre_in_crop(crop, box) - 0.5) < 0.03
+
+
+# --- a camera asked for more than the output
+
+
+def test_camera_size_is_asked_only_with_framing_and_must_be_larger_and_alike() -> None:
+    from vbgcam.config.settings import build_settings
+    from vbgcam.errors import ConfigError
+    from vbgcam.pipeline.build import capture_size
+
+    def size_for(**values: str) -> tuple[int, int]:
+        return capture_size(build_settings({"camera.size": "1280x720", **values}))
+
+    assert size_for() == (1280, 720)
+    assert size_for(**{"framing.camera_size": "1920x1080"}) == (1280, 720), "framing is off"
+    on = {"framing.mode": "auto"}
+    assert size_for(**on, **{"framing.camera_size": "1920x1080"}) == (1920, 1080)
+    assert size_for(**on) == (1280, 720)
+    with pytest.raises(ConfigError, match="smaller than the output"):
+        size_for(**on, **{"framing.camera_size": "640x360"})
+    with pytest.raises(ConfigError, match="another shape"):
+        size_for(**on, **{"framing.camera_size": "1920x1440"})
+
+
+@pytest.mark.parametrize("framing", [True, False])
+def test_a_larger_camera_picture_comes_out_at_the_output_size(framing: bool) -> None:
+    """With framing the crop is taken from the camera's larger picture (sharper than
+    scaling the output up); with framing off the whole picture is scaled down."""
+    from tests.segmenters.test_people import ScriptedMasks
+    from vbgcam.backgrounds import ColorBackground
+    from vbgcam.compose import Compositor
+
+    camera_size, out_size = (1920, 1080), (1280, 720)
+    alpha = person_mask(camera_size, 0.3 * 1920, 0.38 * 1080, 0.15 * 1920)
+    small = cv2.resize(alpha, (320, 180), interpolation=cv2.INTER_AREA)
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    frame[alpha > 0] = (0, 255, 0)  # the person is green
+    compositor = Compositor(
+        ScriptedMasks(lambda index: small),
+        ColorBackground("#0000ff", out_size),
+        framing=FramingStage(2.0, FPS) if framing else None,
+    )
+    out = np.empty((720, 1280, 3), np.uint8)
+    for index in range(round(3 * FPS)):
+        used = compositor.compose(frame, index / FPS, out)
+    assert used.shape == (720, 1280)
+    green = np.all(out == (0, 255, 0), axis=2)
+    columns = np.flatnonzero(green.any(axis=0))
+    centre = (columns[0] + columns[-1]) / 2 / 1280
+    if framing:
+        assert centre == pytest.approx(0.5, abs=0.03)
+        assert green.mean() > 0.15, "zoomed in on the person"
+    else:
+        assert centre == pytest.approx(0.3, abs=0.02)
+        assert green.mean() == pytest.approx((alpha > 0).mean(), abs=0.01)

@@ -149,6 +149,7 @@ class Masker:
         self._scaled_mask: np.ndarray | None = None
         self._small: np.ndarray | None = None
         self._half: np.ndarray | None = None
+        self._frame_size: tuple[int, int] | None = None
         self._sees_half = getattr(segmenter, "sees_half_frame", False)
 
     def reset(self) -> None:
@@ -183,7 +184,9 @@ class Masker:
         if self._scaled_mask is None or self._scaled_mask.shape != (height, width):
             self._scaled_mask = np.empty((height, width), np.uint8)
         if window is not None:
-            return warp_window(mask, window, (width, height), self._scaled_mask)
+            # The mask covers the whole frame; only its aspect matters for the map.
+            frame_size = self._frame_size or (width, height)
+            return warp_window(mask, window, frame_size, self._scaled_mask, (width, height))
         cv2.resize(mask, (width, height), dst=self._scaled_mask, interpolation=cv2.INTER_LINEAR)
         return self._scaled_mask
 
@@ -191,6 +194,7 @@ class Masker:
         """The segmenter's mask (everyone but the kept people taken out) at its own size,
         and the frame at the working size (None for a full-size binary segmenter)."""
         start = time.perf_counter()
+        self._frame_size = (frame_bgr.shape[1], frame_bgr.shape[0])
         small = None if self.copy_through else self._working_copy(frame_bgr)
         # A segmenter that only looks at a reduced picture gets the frame halved, which the
         # working copy was made from: one full-size pass less (0.6-0.8 ms a 720p frame paced
@@ -208,13 +212,17 @@ class Masker:
         mask: np.ndarray,
         small: np.ndarray | None,
         window: Crop | None = None,
+        out_size: tuple[int, int] | None = None,
     ) -> np.ndarray:
         """The frame-size alpha from ``segment``'s answer; with ``window``, of that part of
-        the frame scaled to the frame's size (framing), made straight from the small alpha."""
+        the frame scaled to ``out_size`` (framing; the frame's size by default), made
+        straight from the small alpha."""
         start = time.perf_counter()
         height, width = frame_bgr.shape[:2]
+        if out_size is not None:
+            width, height = out_size
         if self.matte is not None:
-            alpha = self.matte.refine(frame_bgr, mask, small, window)
+            alpha = self.matte.refine(frame_bgr, mask, small, window, out_size)
         else:
             alpha = self._scaled(mask, height, width, window)
         self.refine_ms = (time.perf_counter() - start) * 1e3
@@ -242,9 +250,20 @@ class Compositor:
         self.background = background
         self.effects = effects
         self.framing = framing
+        self._scaled_frame: np.ndarray | None = None
         self.times = StageTimes()
         self._blender = SoftBlender()
         self._all_person: np.ndarray | None = None
+
+    def _framed(self, frame_bgr: np.ndarray, crop: Crop, out_size: tuple[int, int]) -> np.ndarray:
+        """The picture under ``crop`` at the output's size: framed, or (framing off, a
+        camera asked for more than the output) the whole picture scaled down."""
+        if self.framing is not None:
+            return self.framing.frame(frame_bgr, crop, out_size)
+        if self._scaled_frame is None or self._scaled_frame.shape[:2] != out_size[::-1]:
+            self._scaled_frame = np.empty((out_size[1], out_size[0], 3), np.uint8)
+        height, width = frame_bgr.shape[:2]
+        return warp_window(frame_bgr, crop, (width, height), self._scaled_frame, out_size)
 
     def _everything(self, frame_bgr: np.ndarray) -> np.ndarray:
         """An all-person alpha: what the output shows when nothing is replaced."""
@@ -291,16 +310,22 @@ class Compositor:
             return self._everything(frame_bgr)
         mask, small = self.masker.segment(frame_bgr)
         decide_at = time.perf_counter()
+        height, width = frame_bgr.shape[:2]
+        out_size = (dst.shape[1], dst.shape[0])
         crop = None
         if self.framing is not None:
-            height, width = frame_bgr.shape[:2]
             crop = self.framing.decide(mask, (width, height), t_s)
+        if crop is None and out_size != (width, height):
+            # A camera asked for more than the output, framing off: the whole picture.
+            crop = Crop(0.0, 0.0, float(width), float(height))
         decided_at = time.perf_counter()
         # No background to put behind: the alpha is not needed (framing only).
-        alpha = self.masker.alpha_for(frame_bgr, mask, small, crop) if needs_mask else mask
+        alpha = (
+            self.masker.alpha_for(frame_bgr, mask, small, crop, out_size) if needs_mask else mask
+        )
         warp_at = time.perf_counter()
-        if crop is not None and self.framing is not None:
-            frame_bgr = self.framing.frame(frame_bgr, crop)
+        if crop is not None:
+            frame_bgr = self._framed(frame_bgr, crop, out_size)
         prepared_at = time.perf_counter()
         framing_ms = ((decided_at - decide_at) + (prepared_at - warp_at)) * 1e3
         if not needs_mask:  # framing only: the framed camera picture as it is

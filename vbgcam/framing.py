@@ -82,14 +82,21 @@ def person_box(mask: np.ndarray, frame_size: tuple[int, int]) -> tuple[float, ..
     return x * sx, top * sy, (x + w) * sx, (y + h) * sy
 
 
-def window_map(crop: Crop, source_size: tuple[int, int], frame_size: tuple[int, int]) -> np.ndarray:
+def window_map(
+    crop: Crop,
+    source_size: tuple[int, int],
+    frame_size: tuple[int, int],
+    out_size: tuple[int, int] | None = None,
+) -> np.ndarray:
     """The affine map (for ``cv2.warpAffine`` with ``WARP_INVERSE_MAP``) from a pixel of the
-    framed output (frame size) to a pixel of a picture of ``source_size`` covering the whole
-    frame: what ``cv2.resize`` of the crop would sample, with the crop's fractional edges
-    kept, so a slow pan glides instead of stepping a pixel at a time."""
+    framed output (``out_size``, the frame's by default) to a pixel of a picture of
+    ``source_size`` covering the whole frame (``crop`` is in frame pixels): what
+    ``cv2.resize`` of the crop would sample, with the crop's fractional edges kept, so a
+    slow pan glides instead of stepping a pixel at a time."""
     frame_w, frame_h = frame_size
+    out_w, out_h = out_size or frame_size
     sx, sy = source_size[0] / frame_w, source_size[1] / frame_h
-    scale_x, scale_y = crop.w / frame_w, crop.h / frame_h
+    scale_x, scale_y = crop.w / out_w, crop.h / out_h
     return np.array(
         [
             [scale_x * sx, 0.0, (crop.x + 0.5 * scale_x) * sx - 0.5],
@@ -99,15 +106,20 @@ def window_map(crop: Crop, source_size: tuple[int, int], frame_size: tuple[int, 
 
 
 def warp_window(
-    source: np.ndarray, crop: Crop, frame_size: tuple[int, int], dst: np.ndarray
+    source: np.ndarray,
+    crop: Crop,
+    frame_size: tuple[int, int],
+    dst: np.ndarray,
+    out_size: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """The part of ``source`` (any size covering the whole frame) under ``crop``, scaled
-    into ``dst`` (frame size)."""
-    matrix = window_map(crop, (source.shape[1], source.shape[0]), frame_size)
+    into ``dst`` (``out_size``, the frame's by default)."""
+    size = out_size or frame_size
+    matrix = window_map(crop, (source.shape[1], source.shape[0]), frame_size, size)
     return cv2.warpAffine(
         source,
         matrix,
-        frame_size,
+        size,
         dst=dst,
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
@@ -253,9 +265,13 @@ class FramingStage:
             return None
         return crop
 
-    def frame(self, frame_bgr: np.ndarray, crop: Crop) -> np.ndarray:
-        """The camera picture under ``crop``, scaled to the frame, in a buffer of its own."""
-        if self._frame is None or self._frame.shape != frame_bgr.shape:
-            self._frame = np.empty_like(frame_bgr)
+    def frame(
+        self, frame_bgr: np.ndarray, crop: Crop, out_size: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        """The camera picture under ``crop``, scaled to ``out_size`` (the frame's by
+        default), in a buffer of its own."""
         height, width = frame_bgr.shape[:2]
-        return warp_window(frame_bgr, crop, (width, height), self._frame)
+        size = out_size or (width, height)
+        if self._frame is None or self._frame.shape[:2] != (size[1], size[0]):
+            self._frame = np.empty((size[1], size[0], 3), np.uint8)
+        return warp_window(frame_bgr, crop, (width, height), self._frame, size)

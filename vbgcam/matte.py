@@ -154,6 +154,7 @@ class Matte:
         self._shape: tuple[int, int] | None = None
         self._previous_guide: np.ndarray | None = None
         self._previous_alpha: np.ndarray | None = None
+        self._alpha: np.ndarray | None = None
 
     def reset(self) -> None:
         self._previous_guide = None
@@ -165,17 +166,21 @@ class Matte:
         mask: np.ndarray,
         small_bgr: np.ndarray | None = None,
         window: Crop | None = None,
+        out_size: tuple[int, int] | None = None,
     ) -> np.ndarray:
         """A frame-size uint8 alpha (255 = person) from a mask of any size and the frame.
 
         ``small_bgr``: the frame at the working size, when the caller already has it.
-        ``window``: only that part of the frame, scaled to the frame's size (framing).
+        ``window``: only that part of the frame, scaled to ``out_size`` (framing; the
+        frame's own size by default).
         """
         options = self.options
-        height, width = frame_bgr.shape[:2]
-        if self._shape != (height, width):
+        frame_h, frame_w = frame_bgr.shape[:2]
+        if self._shape != (frame_h, frame_w):
             self.reset()
-            self._shape = (height, width)
+            self._shape = (frame_h, frame_w)
+        width, height = out_size or (frame_w, frame_h)
+        if self._alpha is None or self._alpha.shape != (height, width):
             self._alpha = np.empty((height, width), np.uint8)
         small = working_copy(frame_bgr, small_bgr)
         work_h, work_w = small.shape[:2]
@@ -213,7 +218,9 @@ class Matte:
             cv2.max(soft, cv2.blur(soft, (ksize, ksize)), dst=soft)
         np.clip(soft, 0, 255, out=soft)
         if window is not None:
-            return warp_window(soft.astype(np.uint8), window, (width, height), self._alpha)
+            return warp_window(
+                soft.astype(np.uint8), window, (frame_w, frame_h), self._alpha, (width, height)
+            )
         cv2.resize(
             soft.astype(np.uint8), (width, height), dst=self._alpha, interpolation=cv2.INTER_LINEAR
         )

@@ -38,7 +38,7 @@ from vbgcam.errors import ConfigError, SourceError
 from vbgcam.outputs import FrameSink, open_sinks
 from vbgcam.outputs.cameras import READERS, CameraOutput
 from vbgcam.outputs.still import check_picture_path, write_picture
-from vbgcam.pipeline.build import compositor_for
+from vbgcam.pipeline.build import capture_size, compositor_for
 from vbgcam.pipeline.live import LiveController
 from vbgcam.pipeline.on_demand import ConsumerWatch
 from vbgcam.pipeline.wiring import Pipeline
@@ -351,9 +351,10 @@ def _run(
         if stop_requested.is_set():
             return
     # The virtual camera first: it is the most likely thing to be missing, and cheap to try.
+    camera_size = capture_size(settings)  # larger than the output when framing asks it
     sinks = open_sinks(cam.size, cam.fps, out.device, out.backends, out.record)
     try:
-        source = open_source(cam.source, cam.size, cam.fps, cam.fourcc)
+        source = open_source(cam.source, camera_size, cam.fps, cam.fourcc)
     except BaseException:
         for sink in sinks:
             sink.close()
@@ -376,7 +377,8 @@ def _run(
         cam.fps,
         max_frames=frames,
         stop=stop_requested,
-        reopen=lambda: open_source(cam.source, cam.size, cam.fps, cam.fourcc),
+        reopen=lambda: open_source(cam.source, camera_size, cam.fps, cam.fourcc),
+        capture_size=camera_size,
     )
     live = LiveController(pipeline, settings)
     with contextlib.ExitStack() as running:

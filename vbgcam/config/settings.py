@@ -158,6 +158,14 @@ def parse_size(value: Any) -> tuple[int, int]:
     return width, height
 
 
+def _size_or_empty(value: Any) -> str:
+    """'' or a size as ``parse_size`` takes it, written back as 'WIDTHxHEIGHT'."""
+    if isinstance(value, str) and not value.strip():
+        return ""
+    width, height = parse_size(value)
+    return f"{width}x{height}"
+
+
 def _fourcc(value: Any) -> str:
     if not isinstance(value, str) or len(value) != 4 or not value.isascii():
         raise ValueError("expected four ASCII characters, such as MJPG or YUYV")
@@ -392,6 +400,12 @@ class FramingSettings:
         "Auto-framing: auto (pan and zoom to keep you centred and well framed) or off.",
     )
     max_zoom: float = setting(2.0, _number(1, 4), "Auto-framing: the most it zooms in.")
+    camera_size: str = setting(
+        "",
+        _size_or_empty,
+        "Auto-framing: the camera mode to ask for, larger than the output (such as 1920x1080 "
+        "for a 1280x720 output), so zooming in loses no sharpness; '' = the output size.",
+    )
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,10 @@ from vbgcam.config.settings import (
     MatteSettings,
     SegmenterSettings,
     Settings,
+    parse_size,
 )
 from vbgcam.effects import make_effects
+from vbgcam.errors import ConfigError
 from vbgcam.framing import FramingStage
 from vbgcam.matte import Matte, make_matte
 from vbgcam.segmenters import Segmenter, make_segmenter
@@ -122,3 +124,25 @@ def background_itself(settings: BackgroundSettings) -> BackgroundSettings:
     """The part of the background settings that decides the background itself: toggling
     the mirror or the overlay must not restart a video or a folder."""
     return dataclasses.replace(settings, mirror=False, overlay="", overlay_position="bottom-right")
+
+
+def capture_size(settings: Settings) -> tuple[int, int]:
+    """The size to ask the camera for: with framing on and ``[framing] camera_size`` set,
+    that (larger than the output, the same shape), else the output's size."""
+    output = settings.camera.size
+    wanted = settings.framing.camera_size
+    if settings.framing.mode != "auto" or not wanted:
+        return output
+    size = parse_size(wanted)
+    if size[0] < output[0] or size[1] < output[1]:
+        raise ConfigError(
+            f"framing.camera_size {wanted} is smaller than the output {output[0]}x{output[1]}; "
+            "ask the camera for more, or leave it empty"
+        )
+    if abs(size[0] / size[1] - output[0] / output[1]) > 0.01:
+        raise ConfigError(
+            f"framing.camera_size {wanted} has another shape than the output "
+            f"{output[0]}x{output[1]}; use the same aspect, such as "
+            f"{output[0] * 3 // 2}x{output[1] * 3 // 2}"
+        )
+    return size

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 
 from vbgcam.clock import SYSTEM_CLOCK, Clock
@@ -111,7 +112,12 @@ class ComposeThread:
                     exc,
                     exc_info=log.isEnabledFor(logging.DEBUG),
                 )
-            np.copyto(out, frame)
+            if out.shape == frame.shape:
+                np.copyto(out, frame)
+            else:  # a camera asked for more than the output (framing)
+                cv2.resize(
+                    frame, (out.shape[1], out.shape[0]), dst=out, interpolation=cv2.INTER_AREA
+                )
 
     def run(self) -> None:
         """The loop, on the calling thread (``start`` runs it on its own)."""

@@ -115,6 +115,8 @@ class LiveController:
                     raise ConfigError(
                         f"{', '.join(changed)} cannot change while vbgcam runs; restart it"
                     )
+            if new.framing.camera_size != old.framing.camera_size:
+                raise ConfigError("framing.camera_size cannot change while vbgcam runs; restart it")
             if new == old:
                 return
             self._compositor = compositor_for(new, rebuilding=(old, self._compositor))

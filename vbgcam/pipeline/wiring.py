@@ -57,11 +57,15 @@ class Pipeline:
         stop: threading.Event | None = None,
         reopen: Callable[[], Source] | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        capture_size: tuple[int, int] | None = None,
     ) -> None:
+        """``capture_size``: the camera's frames when larger than the output's ``size``
+        (framing crops from them); the output's size by default."""
         width, height = size
+        capture_w, capture_h = capture_size or size
         self.clock = clock
         self.sinks = list(sinks)
-        self.camera_frames = RingBuffer((height, width, 3), clock=clock)
+        self.camera_frames = RingBuffer((capture_h, capture_w, 3), clock=clock)
         self.output_frames = RingBuffer((height, width, 3), clock=clock)
         self.capture = CaptureThread(
             source, self.camera_frames, clock, reopen=reopen, on_lost=self._camera_lost
