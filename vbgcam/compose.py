@@ -303,11 +303,14 @@ class Compositor:
         behind them at full resolution."""
         needs_mask = getattr(self.background, "needs_mask", True)
         if not needs_mask and self.framing is None:
-            np.copyto(dst, frame_bgr)
+            if dst.shape == frame_bgr.shape:
+                np.copyto(dst, frame_bgr)
+            else:  # a camera asked for more than the output: the whole picture, scaled
+                cv2.resize(frame_bgr, dst.shape[1::-1], dst=dst, interpolation=cv2.INTER_AREA)
             if self.effects is not None:
                 self.effects.apply(dst)
             self.times = StageTimes()
-            return self._everything(frame_bgr)
+            return self._everything(dst)
         mask, small = self.masker.segment(frame_bgr)
         decide_at = time.perf_counter()
         height, width = frame_bgr.shape[:2]
@@ -337,7 +340,7 @@ class Compositor:
                 refine_ms=self.masker.refine_ms,
                 framing_ms=framing_ms,
             )
-            return self._everything(frame_bgr)
+            return self._everything(dst)
         background = self.background.frame_for(frame_bgr, alpha, t_s)
         blend_at = time.perf_counter()
         if background is frame_bgr:  # no background replacement: the camera picture
