@@ -197,7 +197,8 @@ def test_camera_size_is_asked_only_with_framing_and_must_be_larger_and_alike() -
     from vbgcam.pipeline.build import capture_size
 
     def size_for(**values: str) -> tuple[int, int]:
-        return capture_size(build_settings({"camera.size": "1280x720", **values}))
+        base = {"camera.size": "1280x720", "camera.source": "demo"}  # no real camera asked
+        return capture_size(build_settings({**base, **values}))
 
     assert size_for() == (1280, 720)
     assert size_for(**{"framing.camera_size": "1920x1080"}) == (1280, 720), "framing is off"
@@ -241,3 +242,45 @@ def test_a_larger_camera_picture_comes_out_at_the_output_size(framing: bool) -> 
     else:
         assert centre == pytest.approx(0.3, abs=0.02)
         assert green.mean() == pytest.approx((alpha > 0).mean(), abs=0.01)
+
+
+def test_auto_camera_size_is_the_smallest_larger_mode_that_reaches_max_zoom() -> None:
+    from vbgcam.sources.camera_modes import Mode, larger_mode
+
+    modes = [
+        Mode("MJPG", 1280, 720, (30.0,)),
+        Mode("MJPG", 1920, 1080, (30.0,)),
+        Mode("MJPG", 2560, 1440, (30.0,)),
+        Mode("MJPG", 3840, 2160, (15.0,)),  # too slow
+        Mode("MJPG", 1600, 1200, (30.0,)),  # 4:3
+        Mode("YUYV", 2560, 1440, (5.0,)),
+    ]
+    assert larger_mode(modes, (1280, 720), 30.0, "MJPG", 2.0) == (2560, 1440)
+    assert larger_mode(modes, (1280, 720), 30.0, "MJPG", 1.5) == (1920, 1080)
+    assert larger_mode(modes[:2], (1280, 720), 30.0, "MJPG", 2.0) == (1920, 1080)
+    assert larger_mode(modes, (1920, 1080), 30.0, "MJPG", 2.0) == (2560, 1440)
+    assert larger_mode(modes[:1], (1280, 720), 30.0, "MJPG", 2.0) is None
+
+
+def test_auto_camera_size_asks_the_driver_only_for_a_camera() -> None:
+    from vbgcam.config.settings import build_settings
+    from vbgcam.pipeline.build import capture_size
+    from vbgcam.sources.camera_modes import Mode
+
+    asked: list[object] = []
+
+    def modes_of(path: object) -> list[Mode]:
+        asked.append(path)
+        return [Mode("MJPG", 1920, 1080, (30.0,))]
+
+    def size_for(source: str) -> tuple[int, int]:
+        settings = build_settings(
+            {"camera.size": "1280x720", "camera.source": source, "framing.mode": "auto"}
+        )
+        return capture_size(settings, modes_of)
+
+    assert size_for("0") == (1920, 1080)
+    assert size_for("/dev/video2") == (1920, 1080)
+    assert size_for("demo") == (1280, 720)
+    assert size_for("clip.mp4") == (1280, 720)
+    assert [str(path) for path in asked] == ["/dev/video0", "/dev/video2"]

@@ -158,10 +158,10 @@ def parse_size(value: Any) -> tuple[int, int]:
     return width, height
 
 
-def _size_or_empty(value: Any) -> str:
-    """'' or a size as ``parse_size`` takes it, written back as 'WIDTHxHEIGHT'."""
-    if isinstance(value, str) and not value.strip():
-        return ""
+def _size_auto_or_empty(value: Any) -> str:
+    """'', 'auto' or a size as ``parse_size`` takes it, written back as 'WIDTHxHEIGHT'."""
+    if isinstance(value, str) and value.strip().lower() in ("", "auto"):
+        return value.strip().lower()
     width, height = parse_size(value)
     return f"{width}x{height}"
 
@@ -401,10 +401,12 @@ class FramingSettings:
     )
     max_zoom: float = setting(2.0, _number(1, 4), "Auto-framing: the most it zooms in.")
     camera_size: str = setting(
-        "",
-        _size_or_empty,
-        "Auto-framing: the camera mode to ask for, larger than the output (such as 1920x1080 "
-        "for a 1280x720 output), so zooming in loses no sharpness; '' = the output size.",
+        "auto",
+        _size_auto_or_empty,
+        "Auto-framing: the camera mode to ask for, larger than the output, so zooming in "
+        "loses no sharpness: auto (the camera's smallest mode of the output's shape that "
+        "reaches max_zoom, else its largest; the output size where the modes cannot be "
+        "read), WIDTHxHEIGHT, or '' (the output size).",
     )
 
 

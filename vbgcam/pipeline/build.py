@@ -10,6 +10,9 @@ room) survives a background change, and toggling the mirror does not restart a v
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Callable
+from pathlib import Path
 
 from vbgcam.backgrounds import Background, make_background
 from vbgcam.compose import Compositor
@@ -27,7 +30,10 @@ from vbgcam.framing import FramingStage
 from vbgcam.matte import Matte, make_matte
 from vbgcam.segmenters import Segmenter, make_segmenter
 from vbgcam.segmenters.people import MainPerson
+from vbgcam.sources.camera_modes import Mode, camera_modes, larger_mode
 from vbgcam.threadpools import limit_loaded_pools, use_opencv_threads
+
+log = logging.getLogger(__name__)
 
 
 def compositor_for(
@@ -126,12 +132,29 @@ def background_itself(settings: BackgroundSettings) -> BackgroundSettings:
     return dataclasses.replace(settings, mirror=False, overlay="", overlay_position="bottom-right")
 
 
-def capture_size(settings: Settings) -> tuple[int, int]:
-    """The size to ask the camera for: with framing on and ``[framing] camera_size`` set,
-    that (larger than the output, the same shape), else the output's size."""
+def capture_size(
+    settings: Settings, modes_of: Callable[[Path], list[Mode] | None] = camera_modes
+) -> tuple[int, int]:
+    """The size to ask the camera for: with framing on, ``[framing] camera_size`` (``auto``:
+    chosen from the camera's own modes, ``larger_mode``), else the output's size."""
     output = settings.camera.size
     wanted = settings.framing.camera_size
     if settings.framing.mode != "auto" or not wanted:
+        return output
+    if wanted == "auto":
+        camera = settings.camera
+        device = _v4l2_device(camera.source)
+        modes = modes_of(device) if device is not None else None
+        chosen = modes and larger_mode(
+            modes, output, camera.fps, camera.fourcc, settings.framing.max_zoom
+        )
+        if chosen:
+            log.info(
+                "framing: asking the camera for %dx%d to crop a %dx%d output from",
+                *chosen,
+                *output,
+            )
+            return chosen
         return output
     size = parse_size(wanted)
     if size[0] < output[0] or size[1] < output[1]:
@@ -146,3 +169,13 @@ def capture_size(settings: Settings) -> tuple[int, int]:
             f"{output[0] * 3 // 2}x{output[1] * 3 // 2}"
         )
     return size
+
+
+def _v4l2_device(source: str) -> Path | None:
+    """The V4L2 device a camera setting names (``0`` is /dev/video0), or None for a file or
+    the demo scene."""
+    if source.isdecimal():
+        return Path(f"/dev/video{source}")
+    if source.startswith("/dev/video"):
+        return Path(source)
+    return None

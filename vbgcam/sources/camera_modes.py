@@ -129,6 +129,29 @@ def camera_modes(path: Path, ioctl: Ioctl = fcntl.ioctl) -> list[Mode] | None:
         os.close(fd)
 
 
+def larger_mode(
+    modes: list[Mode], output: tuple[int, int], fps: float, fourcc: str, max_zoom: float
+) -> tuple[int, int] | None:
+    """The camera mode to crop a framed output from: the same shape as ``output``, larger,
+    in ``fourcc`` at ``fps`` or more; the smallest that reaches ``max_zoom`` times the
+    output (more only costs decoding), else the largest there is. None when no mode is
+    larger than the output."""
+    out_w, out_h = output
+    fitting = sorted(
+        (mode.width, mode.height)
+        for mode in modes
+        if mode.fourcc == fourcc.upper()
+        and mode.width > out_w
+        and mode.height > out_h
+        and abs(mode.width / mode.height - out_w / out_h) < 0.01
+        and mode.best_fps >= fps - 0.5
+    )
+    if not fitting:
+        return None
+    enough = [size for size in fitting if size[0] >= out_w * max_zoom]
+    return enough[0] if enough else fitting[-1]
+
+
 def summary(modes: list[Mode]) -> str:
     """One line per camera: each format with its sizes and best frame rate, biggest first,
     e.g. 'MJPG 1920x1080@30 1280x720@30; YUYV 1280x720@10 640x480@30'."""
