@@ -89,7 +89,7 @@ def _label_areas(labels: np.ndarray, count: int) -> np.ndarray:
     return areas
 
 
-def _pixels_with(labels: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+def pixels_with(labels: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     """uint8 0/255: the pixels whose label is ``chosen`` (one bool per label)."""
     if chosen.size <= 256:  # a table lookup on 8-bit labels instead of fancy indexing
         table = np.zeros(256, np.uint8)
@@ -114,7 +114,7 @@ def remove_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
         drop[0] = False  # the background
         drop[1 + int(np.argmax(areas[1:]))] = False
         if drop.any():
-            removed = _pixels_with(labels, drop)
+            removed = pixels_with(labels, drop)
             # soft fringe around a removed blob goes too: grow the removal by 2 px
             grown = cv2.dilate(removed, GROW_REMOVAL)
             kept = cv2.subtract(solid, removed)
@@ -131,7 +131,7 @@ def remove_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
     fill = _label_areas(labels, count) < min_area
     fill[0] = False  # the outside and the person
     if fill.any():
-        cleaned[_pixels_with(labels, fill) > 0] = 1.0
+        cleaned[pixels_with(labels, fill) > 0] = 1.0
     return cleaned
 
 

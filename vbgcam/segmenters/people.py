@@ -23,8 +23,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# A region must cover this share of the mask to be anyone at all.
+from vbgcam.matte import pixels_with
+
+# A region must cover this share of the mask to be anyone at all...
 MIN_REGION_SHARE = 0.01
+# ...and this much to be followed as the main person rather than chosen afresh each frame.
+MIN_MAIN_SHARE = 0.03
 # A region that stays this big, relative to the main person, may be let in.
 ADMIT_SHARE = 0.5
 # Kept regions may move this many pixels (of the small mask) between frames and still be
@@ -39,6 +43,9 @@ FOLLOW_SHARE = 0.5
 TEMPLATE_RATE = 0.06
 # Frames the main person may be missing from the mask before someone else is chosen.
 GRACE_FRAMES = 15
+# A region must have been apart from the kept people this many frames to stay apart when
+# it merges with them (else it is a piece of them, cut off for a moment).
+SPLIT_AFTER_FRAMES = 3
 
 
 class MainPerson:
@@ -62,6 +69,7 @@ class MainPerson:
         self._stay: np.ndarray | None = None
         self._recent_kept: np.ndarray | None = None  # where the kept people have been lately
         self._missing = 0  # frames in a row the kept people were not found
+        self._committed = False  # a main person big enough to follow was found
 
     def _allocate(self, shape: tuple[int, int]) -> None:
         self._shape = shape
@@ -85,12 +93,14 @@ class MainPerson:
         big = [label for label in range(1, count) if areas[label] >= MIN_REGION_SHARE * mask.size]
         assert self._recent_kept is not None
         kept = self._follow_kept(labels, big, areas)
-        if kept:
+        committed = bool(kept) and max(areas[k] for k in kept) >= MIN_MAIN_SHARE * mask.size
+        if committed:
             self._missing = 0
-        elif self._missing < GRACE_FRAMES and self._recent_kept.any():
+        elif not kept and self._committed and self._missing < GRACE_FRAMES:
             # The main person is missing from this mask (a segmenter's miss, a lean out of
             # view): nobody is shown for a moment rather than someone else taking over.
             self._missing += 1
+            committed = True  # still theirs while the grace lasts
             np.multiply(
                 self._recent_kept, 1 - TEMPLATE_RATE, out=self._recent_kept, casting="unsafe"
             )
@@ -102,22 +112,28 @@ class MainPerson:
                 self._recent_kept[labels == main] = 255
                 self._kept = self._others = None  # last frame's split means nothing now
                 self._missing = 0
+            # Only someone big enough is followed; a smaller region (a lamp post the network
+            # took for a person, someone still at the edge) is chosen afresh every frame.
+            committed = main is not None and areas[main] >= MIN_MAIN_SHARE * mask.size
+        self._committed = committed
         self._admit(labels, big, kept, areas)
         if not kept:
             self._kept = self._others = None
             self._out[:] = 0
             return self._out
-        kept_pixels = _pixels_of(labels, kept)
+        chosen = np.zeros(count, bool)
+        chosen[kept] = True
+        kept_pixels = pixels_with(labels, chosen)
         if self._others is not None and self._kept is not None and self._touch(kept_pixels):
             self._split_merged(kept_pixels, self._kept, self._others, areas, kept)
         place = self._recent_kept
         cv2.addWeighted(place, 1 - TEMPLATE_RATE, kept_pixels, TEMPLATE_RATE, 0, dst=place)
         self._kept = kept_pixels
         self._others = cv2.subtract(solid, kept_pixels)
-        if self.admit_frames:  # frames in a row each pixel belonged to someone not kept
-            others_now = self._others > 0
-            np.add(self._stay, 1, out=self._stay, where=others_now & (self._stay < 65535))
-            self._stay[~others_now] = 0
+        # Frames in a row each pixel belonged to someone not kept.
+        others_now = self._others > 0
+        np.add(self._stay, 1, out=self._stay, where=others_now & (self._stay < 65535))
+        self._stay[~others_now] = 0
         grown = cv2.dilate(kept_pixels, self._edge)
         cv2.bitwise_and(mask, grown, dst=self._out)
         return self._out
@@ -126,10 +142,8 @@ class MainPerson:
         """Whether a kept region now covers a place someone else had last frame (only then
         is there a merged region to split: 0.02 ms to ask, against 0.5 to split)."""
         assert self._others is not None
-        return cv2.countNonZero(cv2.bitwise_and(kept_pixels, self._others)) > 0 or (
-            cv2.countNonZero(cv2.bitwise_and(cv2.dilate(self._others, self._follow), kept_pixels))
-            > 0
-        )
+        near_others = cv2.dilate(self._others, self._follow)
+        return cv2.countNonZero(cv2.bitwise_and(near_others, kept_pixels)) > 0
 
     def _split_merged(
         self,
@@ -145,36 +159,45 @@ class MainPerson:
         stays where it was. Pixels of someone else that have stayed ``admit_frames`` and add
         up to ``ADMIT_SHARE`` of the main person are let in all the same."""
         assert self._stay is not None
-        if not was_kept.any():
+        # Only someone seen apart for a few frames is someone else: a piece of the main
+        # person that was cut off for a frame (a head at the picture's edge) rejoins them.
+        was_other = cv2.bitwise_and(was_other, cv2.inRange(self._stay, SPLIT_AFTER_FRAMES, 65535))
+        if not was_kept.any() or not was_other.any():
             return
         to_kept = cv2.distanceTransform(cv2.bitwise_not(was_kept), cv2.DIST_L2, 3)
         to_other = cv2.distanceTransform(cv2.bitwise_not(was_other), cv2.DIST_L2, 3)
         theirs = (kept_pixels > 0) & (to_other < to_kept)
         if self.admit_frames and theirs.any():
             stayed = theirs & (self._stay >= self.admit_frames)
-            main_area = max(float(areas[label]) for label in kept)
-            if np.count_nonzero(stayed) >= ADMIT_SHARE * main_area * 0.5:
+            # The merged region holds both of them: the main person is about half of it.
+            main_area = max(float(areas[label]) for label in kept) / 2
+            if np.count_nonzero(stayed) >= ADMIT_SHARE * main_area:
                 theirs &= ~stayed
         kept_pixels[theirs] = 0
 
     def _follow_kept(self, labels: np.ndarray, big: list[int], areas: np.ndarray) -> list[int]:
-        """The regions where the kept people have been lately: the one that overlaps that
-        place most (the main person, wherever they lean), and any other that lies mostly
-        in it. Someone who brushed past, or stepped out from behind the main person while
-        touching them, was never there long enough, and is left out once apart."""
+        """The main person: the region that overlaps most where the kept people were last
+        frame or have been lately (so someone walking in fast is followed frame to frame);
+        and any other region that lies mostly where the kept people have been lately.
+        Someone who brushed past, or stepped out from behind the main person while touching
+        them, was never there long enough, and is left out once apart."""
         assert self._recent_kept is not None
-        place = cv2.dilate(cv2.inRange(self._recent_kept, 128, 255), self._follow)
-        if not place.any():
+        lately = cv2.inRange(self._recent_kept, 128, 255)
+        near = cv2.max(lately, self._kept) if self._kept is not None else lately
+        near = cv2.dilate(near, self._follow)
+        if not near.any():
             return []
-        overlaps = np.bincount(labels[place > 0].ravel(), minlength=len(areas))
+        overlaps = np.bincount(labels[near > 0].ravel(), minlength=len(areas))
         touching = [label for label in big if overlaps[label] > 0]
         if not touching:
             return []
         best = max(touching, key=lambda label: int(overlaps[label]))
+        place = cv2.dilate(lately, self._follow)
+        settled = np.bincount(labels[place > 0].ravel(), minlength=len(areas))
         return [
             label
             for label in touching
-            if label == best or overlaps[label] >= FOLLOW_SHARE * areas[label]
+            if label == best or settled[label] >= FOLLOW_SHARE * areas[label]
         ]
 
     @staticmethod
@@ -213,14 +236,3 @@ class MainPerson:
                 # Theirs from now on, as if they had always been kept.
                 assert self._recent_kept is not None
                 self._recent_kept[labels == label] = 255
-
-
-def _pixels_of(labels: np.ndarray, chosen: list[int]) -> np.ndarray:
-    """uint8 255 where ``labels`` is one of ``chosen``: a table lookup on 8-bit labels
-    (0.02 ms at 320 px against 0.12 for ``np.isin``) while there are fewer than 256."""
-    count = int(labels.max()) + 1
-    if count <= 256:
-        table = np.zeros(256, np.uint8)
-        table[chosen] = 255
-        return cv2.LUT(labels.astype(np.uint8), table)
-    return np.isin(labels, chosen).astype(np.uint8) * 255
