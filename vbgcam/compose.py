@@ -149,7 +149,6 @@ class Masker:
         self._scaled_mask: np.ndarray | None = None
         self._small: np.ndarray | None = None
         self._half: np.ndarray | None = None
-        self._frame_size: tuple[int, int] | None = None
         self._sees_half = getattr(segmenter, "sees_half_frame", False)
 
     def reset(self) -> None:
@@ -177,24 +176,28 @@ class Masker:
         return shrink(self._half, (width, height), dst=self._small)
 
     def _scaled(
-        self, mask: np.ndarray, height: int, width: int, window: Crop | None = None
+        self,
+        mask: np.ndarray,
+        frame_size: tuple[int, int],
+        out_size: tuple[int, int],
+        window: Crop | None = None,
     ) -> np.ndarray:
+        """A segmenter's mask (covering the frame) at ``out_size``; with ``window``, only
+        that part of the frame."""
+        width, height = out_size
         if window is None and mask.shape == (height, width):
             return mask
         if self._scaled_mask is None or self._scaled_mask.shape != (height, width):
             self._scaled_mask = np.empty((height, width), np.uint8)
         if window is not None:
-            # The mask covers the whole frame; only its aspect matters for the map.
-            frame_size = self._frame_size or (width, height)
-            return warp_window(mask, window, frame_size, self._scaled_mask, (width, height))
-        cv2.resize(mask, (width, height), dst=self._scaled_mask, interpolation=cv2.INTER_LINEAR)
+            return warp_window(mask, window, frame_size, self._scaled_mask, out_size)
+        cv2.resize(mask, out_size, dst=self._scaled_mask, interpolation=cv2.INTER_LINEAR)
         return self._scaled_mask
 
     def segment(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The segmenter's mask (everyone but the kept people taken out) at its own size,
         and the frame at the working size (None for a full-size binary segmenter)."""
         start = time.perf_counter()
-        self._frame_size = (frame_bgr.shape[1], frame_bgr.shape[0])
         small = None if self.copy_through else self._working_copy(frame_bgr)
         # A segmenter that only looks at a reduced picture gets the frame halved, which the
         # working copy was made from: one full-size pass less (0.6-0.8 ms a 720p frame paced
@@ -218,13 +221,11 @@ class Masker:
         the frame scaled to ``out_size`` (framing; the frame's size by default), made
         straight from the small alpha."""
         start = time.perf_counter()
-        height, width = frame_bgr.shape[:2]
-        if out_size is not None:
-            width, height = out_size
+        frame_size = (frame_bgr.shape[1], frame_bgr.shape[0])
         if self.matte is not None:
             alpha = self.matte.refine(frame_bgr, mask, small, window, out_size)
         else:
-            alpha = self._scaled(mask, height, width, window)
+            alpha = self._scaled(mask, frame_size, out_size or frame_size, window)
         self.refine_ms = (time.perf_counter() - start) * 1e3
         return alpha
 

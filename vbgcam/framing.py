@@ -233,8 +233,8 @@ class Framer:
 class FramingStage:
     """The framer in the compositor: ``decide`` the crop from the segmenter's mask, then
     ``frame`` the camera picture (the alpha is made for the same window by the matte, see
-    ``compose.Masker``). A 720p frame costs one ``warpAffine``: 1.1 ms here, of which the
-    alpha's own scaling saves 0.2."""
+    ``compose.Masker``). A 720p frame costs one ``warpAffine``: 0.7 ms flat out here, 1.1 ms
+    paced at 30 fps (the frame cold in the cache)."""
 
     def __init__(self, max_zoom: float = 2.0, fps: float = 30.0) -> None:
         self.framer = Framer(max_zoom)
