@@ -314,3 +314,60 @@ def test_single_frame_part_scales_small_masks_to_the_photo(
     runnables, _ = build_methods([Method("small", "small")])
     rows, images, _ = evaluate_single(human_seg, runnables, limit=2)
     assert images == 2 and 0.0 < rows[0].iou_all < 1.0
+
+
+class WarmsUp(Everything):
+    """A recurrent segmenter's cold start, exaggerated: nothing on the first frame after a
+    reset, the whole frame from the second on."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
+        self.seen += 1
+        return (
+            super().segment(frame_bgr) if self.seen > 1 else np.zeros(frame_bgr.shape[:2], np.uint8)
+        )
+
+    def reset(self) -> None:
+        self.seen = 0
+
+
+def test_a_photo_shown_as_a_still_stream_is_scored_on_its_last_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``photo_frames`` scores a recurrent method as a camera on a still person sees it, and
+    every photo starts from a reset (nothing carries over from the previous photo)."""
+    human_seg = human_seg_or_skip()
+    monkeypatch.setitem(SEGMENTERS, "warms-up", lambda settings, fps: WarmsUp())
+    runnables, _ = build_methods(
+        [Method("cold", "warms-up"), Method("warm", "warms-up", photo_frames=3)]
+    )
+    (cold, warm), images, _ = evaluate_single(human_seg, runnables, limit=3)
+    assert images == 3
+    names = runner.image_names(human_seg)[:3]
+    cover = [(runner.read_image_and_mask(human_seg, n)[1] >= 128).mean() for n in names]
+    assert cold.iou_all == 0.0
+    assert warm.iou_all == pytest.approx(np.mean(cover))
+
+
+def test_a_photo_only_method_is_left_out_of_the_clips(
+    tiny_clip: Clip, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(SEGMENTERS, "colour-key", lambda settings, fps: ColourKey())
+    monkeypatch.setattr(runner, "ensure_clips", lambda *args, **kwargs: [tiny_clip])
+    methods = [Method("key", "colour-key"), Method("key on photos", "colour-key", on_clips=False)]
+    args = runner.parse_args(["--only", "video", "--data", str(tmp_path)])
+    report = runner.run(args, methods)
+    assert [row.method for row in report.video] == ["key"]
+
+
+def test_methods_are_chosen_by_labels_that_hold_commas_of_their_own() -> None:
+    methods = [
+        Method("rvm (bare, 256 px, every frame)", "rvm"),
+        Method("selfie (bare model)", "selfie"),
+        Method("diff", "diff"),
+    ]
+    chosen, unknown = runner.select_methods(methods, "rvm (bare, 256 px, every frame), diff, nope")
+    assert [m.label for m in chosen] == ["rvm (bare, 256 px, every frame)", "diff"]
+    assert unknown == ["nope"]
