@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -17,6 +18,7 @@ from vbgcam.backgrounds import (
 from vbgcam.compose import BINARY_STRIP_ROWS, Compositor, Masker, SoftBlender, blend_binary
 from vbgcam.config.settings import build_settings
 from vbgcam.effects import Effects, Mirror
+from vbgcam.matte import Matte
 from vbgcam.pipeline.build import compositor_for
 from vbgcam.segmenters.diff import DiffSegmenter
 from vbgcam.sources.demo_scene import DemoScene
@@ -298,3 +300,64 @@ def test_the_selfie_mask_is_the_same_from_the_halved_frame(with_models: Path) ->
     for _ in range(3):  # the first frame is seen whole, the next ones as a band
         expected = cv2.resize(direct.segment(frame), (1280, 720), interpolation=cv2.INTER_LINEAR)
         assert np.array_equal(masker.mask_for(frame), expected)
+
+
+class BrightPart:
+    """A stateless segmenter: the bright part of the picture is the person."""
+
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
+        source = small_bgr if small_bgr is not None else frame_bgr
+        return np.where(source[:, :, 2] > 128, 255, 0).astype(np.uint8)
+
+    def reset(self) -> None:
+        pass
+
+
+class CountingMatte(Matte):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refined = 0
+
+    def refine(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        self.refined += 1
+        return super().refine(*args, **kwargs)
+
+
+def test_an_unchanged_picture_keeps_its_alpha_without_refining_it_again() -> None:
+    """While the segmenter hands out its mask again for a picture that did not change, the
+    alpha made from it is still right: the matte is not run again, and the alpha is the
+    one a fresh refinement of the same mask would give."""
+    from vbgcam.segmenters.reuse import ReusingSegmenter
+
+    frame = np.empty((360, 640, 3), np.uint8)
+    DemoScene(640, 360).render(0.5, frame)
+    rng = np.random.default_rng(5)
+    matte = CountingMatte()
+    masker = Masker(ReusingSegmenter(BrightPart()), matte)
+    alphas = []
+    for _ in range(4):  # the same picture with sensor noise
+        noisy = np.clip(frame + rng.normal(0, 2.0, frame.shape), 0, 255).astype(np.uint8)
+        alphas.append(masker.mask_for(noisy).copy())
+    assert matte.refined == 1
+    assert all(np.array_equal(alpha, alphas[0]) for alpha in alphas)
+    moved = frame.copy()
+    moved[100:160, 300:360] = 255  # a hand moves in
+    assert (masker.mask_for(moved)[110:150, 310:350] > 128).all()
+    assert matte.refined == 2
+    masker.reset()  # a new stream: nothing is handed out from before
+    masker.mask_for(moved)
+    assert matte.refined == 3
+
+
+def test_alphas_are_made_afresh_every_frame_with_people_main() -> None:
+    """people = main may change its mind on the same mask: no alpha is handed out again."""
+    from vbgcam.segmenters.people import MainPerson
+    from vbgcam.segmenters.reuse import ReusingSegmenter
+
+    frame = np.empty((360, 640, 3), np.uint8)
+    DemoScene(640, 360).render(0.5, frame)
+    matte = CountingMatte()
+    masker = Masker(ReusingSegmenter(BrightPart()), matte, MainPerson(10.0, 30.0))
+    for _ in range(3):
+        masker.mask_for(frame)
+    assert matte.refined == 3

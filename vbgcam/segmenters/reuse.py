@@ -76,12 +76,16 @@ class ReusingSegmenter:
         self.reuse_still = reuse_still
         self.skip_calm = skip_calm
         self.reused = 0
+        # The mask last handed out is the one before, for a picture that did not change:
+        # what was made from it (the matte's alpha) is still right too.
+        self.unchanged = False
         self._reference: np.ndarray | None = None
         self._mask: np.ndarray | None = None
         self._since_segmented = 0
 
     def reset(self) -> None:
         self.inner.reset()
+        self.unchanged = False
         self._reference = None
         self._mask = None
         if self.carrier is not None:
@@ -116,6 +120,7 @@ class ReusingSegmenter:
         if self.budget is not None:
             self.budget.tick()
         reuse = self._reuse(blocks)
+        self.unchanged = reuse == "still"
         if reuse is not None:
             assert self._mask is not None
             self._since_segmented += 1
