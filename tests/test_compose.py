@@ -361,3 +361,40 @@ def test_alphas_are_made_afresh_every_frame_with_people_main() -> None:
     for _ in range(3):
         masker.mask_for(frame)
     assert matte.refined == 3
+
+
+class Scripted(BrightPart):
+    """The network's answers in turn: what it finds changes while the picture does not (an
+    arm it had missed, found on a later run)."""
+
+    def __init__(self, masks: list[np.ndarray]) -> None:
+        self.masks = masks
+        self.calls = 0
+
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
+        self.calls += 1
+        return self.masks[min(self.calls, len(self.masks)) - 1]
+
+
+def test_a_mask_change_on_a_still_picture_fades_in_fully_and_is_not_frozen_halfway() -> None:
+    """The matte fades a new mask in over a few frames where the picture is still; its
+    alpha is only handed out again once the fade is done."""
+    from vbgcam.segmenters.reuse import MAX_REUSED_FRAMES, ReusingSegmenter
+
+    frame = np.full((180, 320, 3), 90, np.uint8)
+    without_arm = np.zeros((180, 320), np.uint8)
+    without_arm[40:180, 120:200] = 255
+    with_arm = without_arm.copy()
+    with_arm[100:120, 200:280] = 255
+    network = Scripted([without_arm, with_arm])
+    matte = CountingMatte()
+    masker = Masker(ReusingSegmenter(network), matte)
+    rng = np.random.default_rng(2)
+    arm = []
+    for _ in range(MAX_REUSED_FRAMES + 8):  # the network runs again on a still picture
+        noisy = np.clip(frame + rng.normal(0, 1.0, frame.shape), 0, 255).astype(np.uint8)
+        arm.append(int(np.median(masker.mask_for(noisy)[105:115, 220:260])))
+    assert network.calls == 2
+    found = arm.index(next(level for level in arm if level > 0))
+    assert arm[found + 4] >= 230, f"the arm stops at {arm[found:]}"
+    assert matte.refined < len(arm), "settled alphas are handed out again"

@@ -155,17 +155,22 @@ class Masker:
 
     def reset(self) -> None:
         self.segmenter.reset()
-        self._last = None
+        self.forget_alpha()
         if self.matte is not None:
             self.matte.reset()
         if self.people is not None:
             self.people.reset()
 
+    def forget_alpha(self) -> None:
+        """The next alpha is made afresh, whatever the segmenter hands out."""
+        self._last = None
+
     def _unchanged(self) -> bool:
-        """Whether the segmenter handed out its last mask again because the picture did not
-        change (``reuse.py``): the alpha made from it last frame is then still right, and
-        the matte (1.5 ms a 720p frame here) or the scaling is skipped. On the eval clips
-        that is 41 % of the frames (the empty room before and after, the still person)."""
+        """Whether the segmenter handed out last frame's mask again because the picture did
+        not change (``reuse.py``): the alpha made from it last frame is then still right,
+        and the matte (1.5 ms a 720p frame here) or the scaling is skipped. On the eval
+        clips the picture is unchanged on 41 % of the frames (the empty room before and
+        after, the still person)."""
         return bool(getattr(self.segmenter, "unchanged", False))
 
     def _working_copy(self, frame_bgr: np.ndarray) -> np.ndarray:
@@ -214,6 +219,10 @@ class Masker:
         # at 30 fps here, where the frame is no longer in the cache).
         seen = self._half if self._half is not None and self._sees_half else frame_bgr
         mask = self.segmenter.segment(seen, small)
+        if not self._unchanged():
+            # Dropped here, not when the new alpha is made: a frame whose compositing fails
+            # after this point must not leave an older alpha to be handed out again.
+            self._last = None
         if self.people is not None:
             mask = self.people.keep(mask)
         self.segment_ms = (time.perf_counter() - start) * 1e3
@@ -245,8 +254,12 @@ class Masker:
         else:
             alpha = self._scaled(mask, frame_size, out_size or frame_size, window)
         # Framing moves its window from frame to frame, and people = main may change its
-        # mind on the same mask: their alphas are made afresh every frame.
-        self._last = (sizes, alpha) if window is None and self.people is None else None
+        # mind on the same mask: their alphas are made afresh every frame. The matte's
+        # alpha is kept only once its smoothing has caught up with the mask: kept halfway,
+        # an arm the network just found would stay half-faded until its next run.
+        settled = self.matte is None or self.matte.settled
+        keep = window is None and self.people is None and settled
+        self._last = (sizes, alpha) if keep else None
         self.refine_ms = (time.perf_counter() - start) * 1e3
         return alpha
 
@@ -310,6 +323,7 @@ class Compositor:
         is still the same room, and a person sitting still would otherwise be lost."""
         if getattr(self.masker.segmenter, "recurrent", False):
             self.masker.segmenter.reset()
+        self.masker.forget_alpha()
         if self.masker.matte is not None:
             self.masker.matte.reset()
         if self.masker.people is not None:  # whoever is in view now is the main person

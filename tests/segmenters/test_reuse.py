@@ -157,3 +157,21 @@ def test_reuse_off_means_the_network_on_every_frame_whatever_skip_calm_says(
     assert isinstance(bare, SelfieSegmenter)
     reusing = make_segmenter(SegmenterSettings(name="selfie"))
     assert isinstance(reusing, ReusingSegmenter) and reusing.skip_calm
+
+
+def test_unchanged_means_the_same_mask_as_last_frame_not_only_the_same_picture() -> None:
+    """ "still" compares with the frame the network last saw; after a frame that got a
+    carried mask (every 2nd frame here), the picture may be back to that frame's but last
+    frame's mask was not the network's: only the frame after is unchanged."""
+    inner = CountingSegmenter()
+    reusing = ReusingSegmenter(inner, every=2)
+    frame = demo_frame(0.5)
+    seen = []
+    for _ in range(4):
+        reusing.segment(frame, working_copy(frame))
+        seen.append(reusing.unchanged)
+    assert inner.calls == 1
+    assert seen == [False, False, False, True]
+    reusing.reset()
+    reusing.segment(frame, working_copy(frame))
+    assert not reusing.unchanged

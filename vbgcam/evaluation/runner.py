@@ -67,7 +67,9 @@ class Method(NamedTuple):
     ``photo_frames`` > 1 shows each photo that many times, as a camera pointed at a still
     person delivers it, and scores the last mask: a recurrent network (RVM) is otherwise
     scored on its cold start alone, a state it is in for one frame of a call.
-    ``on_clips`` False leaves a photo-only method out of the video part.
+    ``on_clips`` False leaves a photo-only method out of the video part. (With ``reuse``
+    on, the later frames are the first one's mask handed out again: ``photo_frames`` is
+    for methods that run their network on every frame.)
     """
 
     label: str
@@ -353,7 +355,8 @@ def evaluate_single(
             for runnable in runnables:
                 label = runnable.method.label
                 runnable.reset()
-                for _ in range(runnable.method.photo_frames):
+                soft, elapsed_ms = runnable.run(image)
+                for _ in range(runnable.method.photo_frames - 1):
                     soft, elapsed_ms = runnable.run(image)
                 pred = soft >= 128
                 score = iou(pred, truth)
@@ -637,8 +640,9 @@ def run(
         else:
             report.notes.append("single-frame part: no method here works on a single frame")
 
-    if args.only in (None, "video") and not runnables:
-        report.notes.append("video part: no method to score")
+    on_clips = [r for r in runnables if r.method.on_clips]
+    if args.only in (None, "video") and not on_clips:
+        report.notes.append("video part: no method to score on clips")
     elif args.only in (None, "video"):
         clips_dir = args.clips_dir or default_clips_dir()
         started = time.monotonic()
@@ -654,7 +658,6 @@ def run(
         if clips:
             report.clips = [_clip_summary(c) for c in clips]
             started = time.monotonic()
-            on_clips = [r for r in runnables if r.method.on_clips]
             report.video = evaluate_video(clips, on_clips, progress)
             report.timings_s["video"] = time.monotonic() - started
     return report

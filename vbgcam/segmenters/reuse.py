@@ -76,9 +76,12 @@ class ReusingSegmenter:
         self.reuse_still = reuse_still
         self.skip_calm = skip_calm
         self.reused = 0
-        # The mask last handed out is the one before, for a picture that did not change:
-        # what was made from it (the matte's alpha) is still right too.
+        # The mask handed out is last frame's again, for a picture that did not change:
+        # what was made from it last frame (the matte's alpha) is still right too.
         self.unchanged = False
+        # Whether last frame's mask was the network's own: a network run, or one handed out
+        # again for an unchanged picture (not a mask carried over a movement).
+        self._exact = False
         self._reference: np.ndarray | None = None
         self._mask: np.ndarray | None = None
         self._since_segmented = 0
@@ -86,6 +89,7 @@ class ReusingSegmenter:
     def reset(self) -> None:
         self.inner.reset()
         self.unchanged = False
+        self._exact = False
         self._reference = None
         self._mask = None
         if self.carrier is not None:
@@ -120,7 +124,10 @@ class ReusingSegmenter:
         if self.budget is not None:
             self.budget.tick()
         reuse = self._reuse(blocks)
-        self.unchanged = reuse == "still"
+        # "still" compares with the frame the network last saw: last frame's mask is the
+        # same only if last frame was that one or unchanged from it.
+        self.unchanged = reuse == "still" and self._exact
+        self._exact = reuse in (None, "still")
         if reuse is not None:
             assert self._mask is not None
             self._since_segmented += 1
