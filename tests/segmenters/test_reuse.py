@@ -175,3 +175,30 @@ def test_unchanged_means_the_same_mask_as_last_frame_not_only_the_same_picture()
     reusing.reset()
     reusing.segment(frame, working_copy(frame))
     assert not reusing.unchanged
+
+
+def exposed(frame: np.ndarray, gain: float) -> np.ndarray:
+    return np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+def test_auto_exposure_hunting_alone_does_not_run_the_network_again() -> None:
+    """A webcam's exposure drifts by a few per cent all the time; the person did not move."""
+    inner = CountingSegmenter()
+    reusing = ReusingSegmenter(inner)
+    still = demo_frame(0.5)
+    for seed, gain in enumerate([1.0, 1.02, 1.04, 0.97, 1.01]):
+        frame = noisy(exposed(still, gain), seed)
+        reusing.segment(frame, working_copy(frame))
+    assert inner.calls == 1
+
+
+def test_a_hand_moving_while_the_exposure_changes_is_still_seen() -> None:
+    inner = CountingSegmenter()
+    reusing = ReusingSegmenter(inner)
+    frame = demo_frame(0.5)
+    reusing.segment(frame, working_copy(frame))
+    moved = frame.copy()
+    moved[100:132, 300:332] = 255  # a hand-sized patch (32 px) changes
+    moved = exposed(moved, 1.04)
+    reusing.segment(moved, working_copy(moved))
+    assert inner.calls == 2

@@ -4,8 +4,9 @@ On a call most frames barely differ from the last one that was segmented; the se
 network is the single most expensive step (5 ms of a ~9 ms frame at 720p), and its answer
 for an unchanged picture is the same answer. The check costs 0.05 ms: the working copy is
 averaged into 8x8-pixel blocks, and a block whose mean moved by more than ``CHANGE_LEVELS``
-grey levels since the last segmented frame counts as a change. Comparing with the last
-*segmented* frame, not the previous one, means slow drift adds up and is caught.
+grey levels since the last segmented frame counts as a change, once the picture's overall
+brightness change (auto-exposure) is taken out (``exposure_matched``). Comparing with the
+last *segmented* frame, not the previous one, means slow drift adds up and is caught.
 
 ``skip_calm`` goes one step further for a person who talks and shifts a little, the usual
 picture on a call: when nothing moved by more than an edge shifting ~2 px at 720p since the
@@ -41,6 +42,10 @@ BLOCK_PX = 8
 # Sensor noise averages out in an 8x8 block of the 320 px copy (256 camera pixels at 720p):
 # a block mean that moves by 2 levels is a real change.
 CHANGE_LEVELS = 2.0
+# Blocks darker than this do not measure the exposure (noise is most of their level), and
+# fewer than this many bright blocks do not either: then the means are compared as they are.
+MIN_GAIN_LEVEL = 16.0
+MIN_GAIN_BLOCKS = 16
 # Even a picture that looks unchanged is segmented again at least this often.
 MAX_REUSED_FRAMES = 15
 # Calm: a block mean moving by more than this is motion (a high-contrast edge moving half a
@@ -50,6 +55,23 @@ CALM_LEVELS = 8.0
 CALM_MOVED_SHARE = 0.005
 # The network's mask is carried at most this many frames while calm.
 CALM_MAX_CARRIED = 1
+
+
+def exposure_matched(reference: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """``reference`` block means scaled by the picture's overall brightness change since:
+    a webcam's auto-exposure hunts all the time (a 3 % gain moves a bright block by 6
+    levels), and a person who did not move needs no new mask for it. The gain is the
+    median ratio over the blocks bright enough to measure it, so a moving hand or head (a
+    minority of the blocks) does not set it and still shows as a change. On the eval clips
+    (exposure drift of a few per cent) the selfie network then ran on 340 instead of 349 of
+    630 frames and RVM on 317-324 instead of 348 (its budget makes the count vary), and
+    with the selfie model the worst still frame went from 0.948 to 0.966 IoU and the worst
+    frame in view from 0.946 to 0.955 (fewer fresh masks of an unchanged picture)."""
+    bright = reference > MIN_GAIN_LEVEL
+    if np.count_nonzero(bright) < MIN_GAIN_BLOCKS:
+        return reference
+    gain = float(np.median(blocks[bright] / reference[bright]))
+    return reference * np.float32(gain)
 
 
 class ReusingSegmenter:
@@ -108,7 +130,7 @@ class ReusingSegmenter:
             return "moved"
         if blocks is None or self._reference is None or blocks.shape != self._reference.shape:
             return None
-        change = np.abs(blocks - self._reference)
+        change = np.abs(blocks - exposure_matched(self._reference, blocks))
         if self.reuse_still and float(np.max(change)) <= CHANGE_LEVELS:
             return "still"
         if self.skip_calm and self._since_segmented < CALM_MAX_CARRIED:
