@@ -242,12 +242,8 @@ class Masker:
         start = time.perf_counter()
         frame_size = (frame_bgr.shape[1], frame_bgr.shape[0])
         sizes = (frame_size, out_size or frame_size)
-        if (
-            window is None
-            and self._last is not None
-            and self._last[0] == sizes
-            and self._unchanged()
-        ):
+        # ``segment`` dropped the kept alpha unless the segmenter reported an unchanged mask.
+        if window is None and self._last is not None and self._last[0] == sizes:
             alpha = self._last[1]
         elif self.matte is not None:
             alpha = self.matte.refine(frame_bgr, mask, small, window, out_size)

@@ -207,7 +207,7 @@ class Matte:
             # new * w + previous * (1 - w) as previous + (new - previous) * w, in place with
             # OpenCV instead of NumPy's four temporaries: 0.03 ms less a frame here.
             step = cv2.subtract(soft, self._previous_alpha, dst=soft)
-            taken = cv2.multiply(step, weight_new)
+            taken = cv2.multiply(step, weight_new, dst=weight_new)
             # What is still to come of the new mask on later frames: step * (1 - weight).
             pending = cv2.norm(step, taken, cv2.NORM_INF)
             self.settled = pending * EDGE_CONTRAST * 255 < SETTLED_LEVELS
