@@ -451,6 +451,31 @@ def test_blur_background_returns_the_output_size(size: tuple[int, int], strength
     assert blurred.dtype == np.uint8
 
 
+@pytest.mark.parametrize("size", [(1280, 720), (640, 480), (1920, 1080)], ids=str)
+def test_blur_from_the_compositors_working_copy_is_the_blur_of_the_frame(
+    size: tuple[int, int],
+) -> None:
+    """The blur starts from the working copy the compositor already made, where that holds
+    a quarter of the frame's pixels, instead of reading the frame again: the picture is the
+    same. A frame whose working copy is too small for it (1080p) is blurred from itself."""
+    from vbgcam.shrink import working_copy
+
+    width, height = size
+    frame = np.zeros((height, width, 3), np.uint8)
+    DemoScene(width, height).render(1.0, frame)
+    frame = cv2.add(frame, np.random.default_rng(1).integers(0, 12, frame.shape, np.uint8))
+    alpha = np.zeros((height, width), np.uint8)
+    cv2.circle(alpha, (width // 2, height // 2), height // 3, 255, -1)
+    from_frame = BlurBackground(60, size).frame_for(frame, alpha, 0.0).copy()
+    small = working_copy(frame)
+    from_small = BlurBackground(60, size).frame_for(frame, alpha, 0.0, small)
+    assert np.array_equal(from_small, from_frame)
+    # Which picture it starts from: a dark working copy darkens the blur where it is used.
+    dark = BlurBackground(60, size).frame_for(frame, alpha, 0.0, np.zeros_like(small))
+    uses_the_copy = small.shape[0] * 4 >= height and small.shape[1] * 4 >= width
+    assert (int(dark.mean()) < int(from_frame.mean()) - 20) == uses_the_copy
+
+
 def test_blur_strength_zero_is_the_frame_itself() -> None:
     frame = np.zeros((240, 320, 3), np.uint8)
     DemoScene(320, 240).render(0.0, frame)

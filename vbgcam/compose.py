@@ -373,7 +373,9 @@ class Compositor:
                 framing_ms=framing_ms,
             )
             return self._everything(dst)
-        background = self.background.frame_for(frame_bgr, alpha, t_s)
+        # The working copy shows the whole frame: not the picture framing cut out of it.
+        small_bgr = small if crop is None else None
+        background = self.background.frame_for(frame_bgr, alpha, t_s, small_bgr)
         blend_at = time.perf_counter()
         if background is frame_bgr:  # no background replacement: the camera picture
             np.copyto(dst, frame_bgr)

@@ -446,12 +446,18 @@ class FailingBackground:
         self.calls = 0
         self.raised = 0
 
-    def frame_for(self, frame_bgr: np.ndarray, alpha: np.ndarray, t_s: float) -> np.ndarray:
+    def frame_for(
+        self,
+        frame_bgr: np.ndarray,
+        alpha: np.ndarray,
+        t_s: float,
+        small_bgr: np.ndarray | None = None,
+    ) -> np.ndarray:
         self.calls += 1
         if self.calls % 3 == 0:
             self.raised += 1
             raise OSError(f"background video: read error at frame {self.calls}")
-        return self.inner.frame_for(frame_bgr, alpha, t_s)
+        return self.inner.frame_for(frame_bgr, alpha, t_s, small_bgr)
 
     def advance(self) -> None:
         self.inner.advance()

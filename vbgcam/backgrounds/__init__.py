@@ -45,12 +45,21 @@ __all__ = [
 class Background(Protocol):
     """A background for the compositor; one caller thread, except ``advance``."""
 
-    def frame_for(self, frame_bgr: np.ndarray, alpha: np.ndarray, t_s: float) -> np.ndarray:
+    def frame_for(
+        self,
+        frame_bgr: np.ndarray,
+        alpha: np.ndarray,
+        t_s: float,
+        small_bgr: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The background for this camera frame at scene time ``t_s`` (H x W x 3 uint8).
 
         ``alpha`` is the frame-size person alpha (H x W uint8, 255 = person) the compositor
-        computed for this frame; most backgrounds ignore it. The returned array belongs to
-        the background (or is ``frame_bgr`` itself); callers must not write to it.
+        computed for this frame; most backgrounds ignore it. ``small_bgr`` is this frame at
+        the working size (``shrink.working_size``) when the compositor made one: a
+        background made from the camera picture (``blur``) starts from it instead of
+        reading the whole frame again. The returned array belongs to the background (or is
+        ``frame_bgr`` itself); callers must not write to it.
         """
         ...
 

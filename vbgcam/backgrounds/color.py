@@ -21,7 +21,13 @@ class ColorBackground:
         self.image[:] = (blue, green, red)
         self.image.setflags(write=False)
 
-    def frame_for(self, frame_bgr: np.ndarray, alpha: np.ndarray, t_s: float) -> np.ndarray:
+    def frame_for(
+        self,
+        frame_bgr: np.ndarray,
+        alpha: np.ndarray,
+        t_s: float,
+        small_bgr: np.ndarray | None = None,
+    ) -> np.ndarray:
         return self.image
 
     def advance(self) -> None:
@@ -34,7 +40,13 @@ class PassthroughBackground:
     # The compositor skips segmentation altogether: no mask changes what is sent.
     needs_mask = False
 
-    def frame_for(self, frame_bgr: np.ndarray, alpha: np.ndarray, t_s: float) -> np.ndarray:
+    def frame_for(
+        self,
+        frame_bgr: np.ndarray,
+        alpha: np.ndarray,
+        t_s: float,
+        small_bgr: np.ndarray | None = None,
+    ) -> np.ndarray:
         return frame_bgr
 
     def advance(self) -> None:

@@ -76,7 +76,13 @@ class FolderBackground:
         with self._lock:
             self._pending += 1
 
-    def frame_for(self, frame_bgr: np.ndarray, alpha: np.ndarray, t_s: float) -> np.ndarray:
+    def frame_for(
+        self,
+        frame_bgr: np.ndarray,
+        alpha: np.ndarray,
+        t_s: float,
+        small_bgr: np.ndarray | None = None,
+    ) -> np.ndarray:
         with self._lock:
             steps, self._pending = self._pending, 0
         if self._switched_at_s is None or t_s < self._switched_at_s:

@@ -29,7 +29,13 @@ class ImageBackground:
         background.image.setflags(write=False)
         return background
 
-    def frame_for(self, frame_bgr: np.ndarray, alpha: np.ndarray, t_s: float) -> np.ndarray:
+    def frame_for(
+        self,
+        frame_bgr: np.ndarray,
+        alpha: np.ndarray,
+        t_s: float,
+        small_bgr: np.ndarray | None = None,
+    ) -> np.ndarray:
         return self.image
 
     def advance(self) -> None:

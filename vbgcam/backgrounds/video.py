@@ -65,7 +65,13 @@ class VideoBackground:
     def advance(self) -> None:
         pass
 
-    def frame_for(self, frame_bgr: np.ndarray, alpha: np.ndarray, t_s: float) -> np.ndarray:
+    def frame_for(
+        self,
+        frame_bgr: np.ndarray,
+        alpha: np.ndarray,
+        t_s: float,
+        small_bgr: np.ndarray | None = None,
+    ) -> np.ndarray:
         if self._first_s is None:
             self._first_s = t_s
         wanted = math.floor((t_s - self._first_s) * self.fps + 1e-6)
