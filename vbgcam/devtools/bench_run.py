@@ -1,14 +1,15 @@
 """`vbgcam run` as a user starts it, measured the way their system monitor shows it.
 
 Each round starts ``vbgcam run --camera INPUT --bg beach.jpg --device none --no-control
---frames N`` in a process of its own and reads that process's CPU (every thread and every
-child, ``devtools/cpu.py``) from a few seconds after start, once the model is loaded, to the
-end of the steady stretch; the run then ends by itself and its last log line gives the
-capture-to-output latency (median and p99 over the last 300 frames). Also reported: user plus
-system over wall for the whole run, start-up included, which is what ``/usr/bin/time``
-shows. Inputs: the webcam-like 720p MJPG clip built from ../shared/data when present, and
-the generated demo camera. ``collect`` returns the rows ``--json`` prints, for ``bench_all``.
-Run ``python -m vbgcam.devtools.bench_run --help``.
+--frames N`` (or, for the ``blur`` background, the same without ``--bg``: the blurred
+camera picture a plain ``vbgcam run`` shows) in a process of its own and reads that
+process's CPU (every thread and every child, ``devtools/cpu.py``) from a few seconds after
+start, once the model is loaded, to the end of the steady stretch; the run then ends by
+itself and its last log line gives the capture-to-output latency (median and p99 over the
+last 300 frames). Also reported: user plus system over wall for the whole run, start-up
+included, which is what ``/usr/bin/time`` shows. Inputs: the webcam-like 720p MJPG clip
+built from ../shared/data when present, and the generated demo camera. ``collect`` returns
+the rows ``--json`` prints, for ``bench_all``. Run ``python -m vbgcam.devtools.bench_run --help``.
 """
 
 from __future__ import annotations
@@ -32,10 +33,15 @@ FPS = 30.0
 LATENCY = re.compile(r"latency median ([\d.]+) ms, p99 ([\d.]+) ms")
 
 
+# What ``--backgrounds`` names: the picture behind the person, as ``vbgcam run`` options.
+BACKGROUNDS = ("beach", "blur")
+
+
 @dataclass(frozen=True)
 class RunRow:
     input: str
     segmenter: str
+    background: str
     steady_percent_of_core: float  # median over rounds
     steady_cpu_ms_per_frame: float
     whole_run_percent_of_core: float  # start-up included, as /usr/bin/time shows it
@@ -54,8 +60,22 @@ def _beach() -> Path:
     return path
 
 
+def _background_options(background: str) -> list[str]:
+    """``vbgcam run`` options for one of ``BACKGROUNDS``; blur is what no ``--bg`` gives."""
+    if background == "beach":
+        return ["--bg", str(_beach())]
+    if background == "blur":
+        return []
+    raise ValueError(f"unknown background {background!r}; expected one of {', '.join(BACKGROUNDS)}")
+
+
 def run_once(
-    camera: str, segmenter: str, warmup_s: float, steady_s: float, extra: tuple[str, ...] = ()
+    camera: str,
+    segmenter: str,
+    warmup_s: float,
+    steady_s: float,
+    extra: tuple[str, ...] = (),
+    background: str = "beach",
 ) -> tuple[float, float, float, tuple[float, float]]:
     """(steady % of a core, steady CPU ms per frame, whole-run % of a core, latency)."""
     frames = round((warmup_s + steady_s + 1.5) * FPS)
@@ -66,8 +86,7 @@ def run_once(
         "run",
         "--camera",
         camera,
-        "--bg",
-        str(_beach()),
+        *_background_options(background),
         "--segmenter",
         segmenter,
         "--device",
@@ -102,12 +121,22 @@ def run_once(
 
 
 def bench_input(
-    name: str, camera: str, segmenter: str, rounds: int, warmup_s: float, steady_s: float
+    name: str,
+    camera: str,
+    segmenter: str,
+    rounds: int,
+    warmup_s: float,
+    steady_s: float,
+    background: str = "beach",
 ) -> RunRow:
-    results = [run_once(camera, segmenter, warmup_s, steady_s) for _ in range(rounds)]
+    results = [
+        run_once(camera, segmenter, warmup_s, steady_s, background=background)
+        for _ in range(rounds)
+    ]
     return RunRow(
         input=name,
         segmenter=segmenter,
+        background=background,
         steady_percent_of_core=statistics.median(r[0] for r in results),
         steady_cpu_ms_per_frame=statistics.median(r[1] for r in results),
         whole_run_percent_of_core=statistics.median(r[2] for r in results),
@@ -118,11 +147,20 @@ def bench_input(
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segmenters", default="auto", help="comma list (default: auto)")
+    parser.add_argument(
+        "--backgrounds",
+        default="beach",
+        help=f"comma list of {', '.join(BACKGROUNDS)} (default: beach; blur is a plain run's)",
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--warmup-seconds", type=float, default=3.0)
     parser.add_argument("--steady-seconds", type=float, default=8.0)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.backgrounds.split(",")) - set(BACKGROUNDS))
+    if unknown:  # said now, not after minutes of measuring
+        parser.error(f"unknown background {', '.join(unknown)}; expected {', '.join(BACKGROUNDS)}")
+    return args
 
 
 def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -132,9 +170,19 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     inputs = {name: str(path) for name, path in _clips().items() if name == "clip"}
     inputs["demo"] = "demo"
+    backgrounds = args.backgrounds.split(",")
     rows = [
-        bench_input(name, camera, segmenter, args.rounds, args.warmup_seconds, args.steady_seconds)
+        bench_input(
+            name,
+            camera,
+            segmenter,
+            args.rounds,
+            args.warmup_seconds,
+            args.steady_seconds,
+            background,
+        )
         for segmenter in args.segmenters.split(",")
+        for background in backgrounds
         for name, camera in inputs.items()
     ]
     return [asdict(r) for r in rows]
@@ -147,14 +195,15 @@ def print_table(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
         f"children), median of {args.rounds} runs"
     )
     print(
-        "| input | segmenter | steady: % of one core | CPU ms/frame | whole run incl. start-up "
-        "| latency median / p99 ms |"
+        "| input | segmenter | background | steady: % of one core | CPU ms/frame "
+        "| whole run incl. start-up | latency median / p99 ms |"
     )
-    print("|---|---|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|")
     for row in data:
         latency_ms = row["latency_ms"]
         print(
-            f"| {row['input']} | {row['segmenter']} | {row['steady_percent_of_core']:.1f} | "
+            f"| {row['input']} | {row['segmenter']} | {row['background']} | "
+            f"{row['steady_percent_of_core']:.1f} | "
             f"{row['steady_cpu_ms_per_frame']:.2f} | {row['whole_run_percent_of_core']:.1f} % | "
             f"{latency_ms[0]:.1f} / {latency_ms[1]:.1f} |"
         )
