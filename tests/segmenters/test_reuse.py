@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vbgcam.segmenters.reuse import MAX_REUSED_FRAMES, ReusingSegmenter
+from vbgcam.segmenters.reuse import BLOCK_PX, MAX_REUSED_FRAMES, ReusingSegmenter, block_means
 from vbgcam.shrink import working_copy
 from vbgcam.sources.demo_scene import DemoScene
 
@@ -58,6 +58,45 @@ def test_a_small_movement_is_segmented_afresh() -> None:
     mask = reusing.segment(moved, working_copy(moved))
     assert inner.calls == 2
     assert (mask[100:132, 300:332] == 255).all()
+
+
+def test_a_change_at_the_very_bottom_edge_is_segmented_afresh() -> None:
+    """The 320x180 working copy is 22.5 block rows high: its last four rows (the bottom 8
+    rows of this frame) still count, as a hand or a shoulder entering from below."""
+    inner = CountingSegmenter()
+    reusing = ReusingSegmenter(inner)
+    frame = demo_frame(0.5)
+    reusing.segment(frame, working_copy(frame))
+    moved = frame.copy()
+    moved[SIZE[1] - 8 :, 300:364] = 255
+    reusing.segment(moved, working_copy(moved))
+    assert inner.calls == 2
+
+
+def test_block_means_cover_every_pixel_with_blocks_flush_with_a_ragged_edge() -> None:
+    rng = np.random.default_rng(3)
+    for height, width in [(180, 320), (240, 320), (17, 9), (20, 30), (8, 8), (5, 7)]:
+        image = rng.integers(0, 256, (height, width, 3), np.uint8)
+        means = block_means(image)
+        if height < BLOCK_PX or width < BLOCK_PX:
+            assert means.shape[:2] == (1, 1)
+            continue
+        tops = [*range(0, height - BLOCK_PX + 1, BLOCK_PX)]
+        lefts = [*range(0, width - BLOCK_PX + 1, BLOCK_PX)]
+        tops += [height - BLOCK_PX] if height % BLOCK_PX else []
+        lefts += [width - BLOCK_PX] if width % BLOCK_PX else []
+        expected = np.array(
+            [
+                [
+                    image[y : y + BLOCK_PX, x : x + BLOCK_PX].reshape(-1, 3).mean(axis=0)
+                    for x in lefts
+                ]
+                for y in tops
+            ]
+        )
+        assert means.shape == expected.shape
+        # Three halvings round three times: within a level and a half of the exact mean.
+        assert np.abs(means - expected).max() <= 1.5
 
 
 @pytest.mark.parametrize("every", [2, 3, 5])

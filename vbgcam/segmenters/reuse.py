@@ -33,6 +33,7 @@ import numpy as np
 from vbgcam.segmenters import Segmenter
 from vbgcam.segmenters.budget import NetworkBudget
 from vbgcam.segmenters.carry import MaskCarrier
+from vbgcam.shrink import shrink
 
 # Why a mask is handed out again: the picture is unchanged, or it moved and the network is
 # skipped anyway (every Nth frame, a calm frame, the CPU budget).
@@ -72,6 +73,36 @@ def exposure_matched(reference: np.ndarray, blocks: np.ndarray) -> np.ndarray:
         return reference
     gain = float(np.median(blocks[bright] / reference[bright]))
     return reference * np.float32(gain)
+
+
+def block_means(image: np.ndarray) -> np.ndarray:
+    """The mean of each ``BLOCK_PX`` square of ``image``, as a smaller image.
+
+    Whole blocks from the top left, averaged by exact halvings (``shrink``: OpenCV's fastest
+    area path); where a side is not whole blocks (a 320x180 copy has 22.5 rows of them), one
+    more block row or column, flush with that edge, overlaps the last, so every pixel counts
+    (a hand entering at the bottom is seen). 0.03 ms for a 320x180 copy here, against 0.11-0.15
+    ms for one area resize by 8.2, which takes OpenCV's general, slow path."""
+    height, width = image.shape[:2]
+    if height < BLOCK_PX or width < BLOCK_PX:  # smaller than one block: one mean or a few
+        size = (max(1, width // BLOCK_PX), max(1, height // BLOCK_PX))
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    rows, columns = height // BLOCK_PX, width // BLOCK_PX
+    cut_rows, cut_columns = rows * BLOCK_PX, columns * BLOCK_PX
+
+    def means(part: np.ndarray) -> np.ndarray:
+        return shrink(part, (part.shape[1] // BLOCK_PX, part.shape[0] // BLOCK_PX))
+
+    top = [means(image[:cut_rows, :cut_columns])]
+    bottom = [means(image[height - BLOCK_PX :, :cut_columns])] if cut_rows < height else []
+    if cut_columns < width:
+        top.append(means(image[:cut_rows, width - BLOCK_PX :]))
+        if bottom:
+            bottom.append(means(image[height - BLOCK_PX :, width - BLOCK_PX :]))
+    grid = [np.concatenate(top, axis=1)]
+    if bottom:
+        grid.append(np.concatenate(bottom, axis=1))
+    return grid[0] if len(grid) == 1 else np.concatenate(grid, axis=0)
 
 
 class ReusingSegmenter:
@@ -118,9 +149,9 @@ class ReusingSegmenter:
             self.carrier.forget()
 
     def _blocks(self, small_bgr: np.ndarray) -> np.ndarray:
-        grey = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2GRAY)
-        size = (max(1, grey.shape[1] // BLOCK_PX), max(1, grey.shape[0] // BLOCK_PX))
-        return cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        """Grey mean of each 8x8 block of the working copy (``block_means``)."""
+        grey = cv2.cvtColor(block_means(small_bgr), cv2.COLOR_BGR2GRAY)
+        return grey.astype(np.float32)
 
     def _reuse(self, blocks: np.ndarray | None) -> Reuse | None:
         """Whether the last mask is handed out again, and why; None: run the network."""
