@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from vbgcam.segmenters.budget import NetworkBudget
+from vbgcam.segmenters.budget import BURST_S, NetworkBudget
 from vbgcam.segmenters.reuse import MAX_REUSED_FRAMES, ReusingSegmenter
-from vbgcam.segmenters.rvm_choice import BURST_S
 from vbgcam.shrink import working_copy
 
 FPS = 30.0

@@ -10,6 +10,7 @@ from vbgcam.shrink import working_copy
 from vbgcam.sources.demo_scene import DemoScene
 
 SIZE = (640, 360)
+FPS_FOR_BUDGET = 30.0
 
 
 class CountingSegmenter:
@@ -164,6 +165,51 @@ def test_a_calm_picture_is_segmented_every_other_frame_never_two_skipped_in_a_ro
     assert segmented == [True, False] * 10
 
 
+class RecordingCarrier:
+    """Stands in for the optical-flow carrier: says which frames it was asked to move."""
+
+    def __init__(self) -> None:
+        self.carried = 0
+
+    def seen(self, small_bgr: np.ndarray) -> None:
+        pass
+
+    def forget(self) -> None:
+        pass
+
+    def carry(self, mask: np.ndarray, small_bgr: np.ndarray) -> np.ndarray:
+        self.carried += 1
+        return mask
+
+
+def test_a_calm_skip_hands_out_the_mask_as_it_is_a_budget_skip_moves_it() -> None:
+    """A calm frame moved by under 2 px at 720p: optical flow (0.9 ms) would buy nothing.
+    A frame skipped for the CPU budget may have moved a lot: its mask is moved along."""
+    from vbgcam.segmenters.budget import NetworkBudget
+
+    carrier = RecordingCarrier()
+    calm = ReusingSegmenter(CountingSegmenter(), skip_calm=True, carrier=carrier)  # type: ignore[arg-type]
+    for index in range(10):
+        frame = talking(index)
+        calm.segment(frame, working_copy(frame))
+    assert calm.reused == 5 and carrier.carried == 0
+    # A network that costs a whole frame's allowance twice over runs on every other frame.
+    clock = iter(float(t) for t in range(100))
+    budget = NetworkBudget(
+        share=0.5, fps=FPS_FOR_BUDGET, burst_s=0.0, cost_ms=1000 / FPS_FOR_BUDGET
+    )
+    moving = ReusingSegmenter(
+        CountingSegmenter(),
+        budget=budget,
+        cpu_clock=lambda: next(clock) / FPS_FOR_BUDGET,  # every run: one frame's time
+        carrier=carrier,  # type: ignore[arg-type]
+    )
+    for index in range(10):
+        frame = moving_arm(index)
+        moving.segment(frame, working_copy(frame))
+    assert moving.reused >= 4 and carrier.carried == moving.reused
+
+
 def test_a_calm_picture_is_segmented_every_frame_without_skip_calm() -> None:
     inner = CountingSegmenter()
     reusing = ReusingSegmenter(inner, skip_calm=False)
@@ -196,6 +242,30 @@ def test_reuse_off_means_the_network_on_every_frame_whatever_skip_calm_says(
     assert isinstance(bare, SelfieSegmenter)
     reusing = make_segmenter(SegmenterSettings(name="selfie"))
     assert isinstance(reusing, ReusingSegmenter) and reusing.skip_calm
+
+
+def test_the_selfie_network_stays_within_network_cpu_where_a_run_costs_more(
+    with_models: object,
+) -> None:
+    """On a machine where a selfie run costs two frames' worth of its share (an old laptop),
+    a moving picture gets a fresh mask on about every other frame, the rest carried."""
+    from vbgcam.config.settings import SegmenterSettings
+    from vbgcam.segmenters import make_segmenter
+
+    share = 0.1
+    selfie = make_segmenter(SegmenterSettings(name="selfie", network_cpu=share))
+    assert isinstance(selfie, ReusingSegmenter) and selfie.budget is not None
+    assert selfie.budget.share == share and selfie.carrier is not None
+    assert 0 < selfie.budget.cost_ms < 1000  # timed at load
+    run_s = 2 * share / FPS_FOR_BUDGET
+    ticks = iter(range(10_000))
+    selfie._cpu_clock = lambda: next(ticks) * run_s  # each run: two frames' share
+    frames = 60
+    for index in range(frames):
+        frame = moving_arm(index % 40)
+        selfie.segment(frame, working_copy(frame))
+    runs = frames - selfie.reused
+    assert 0.35 * frames <= runs <= 0.65 * frames
 
 
 def test_unchanged_means_the_same_mask_as_last_frame_not_only_the_same_picture() -> None:

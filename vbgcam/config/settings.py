@@ -353,7 +353,7 @@ class SegmenterSettings:
     network_cpu: float = setting(
         0.25,
         _number(0.05, 8),
-        "rvm: share of one core its network may use on average (0.25 = a quarter).",
+        "Share of one core the network (rvm, selfie) may use on average (0.25 = a quarter).",
     )
     people: str = setting(
         "all",

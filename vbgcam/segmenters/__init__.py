@@ -45,16 +45,39 @@ def _diff(settings: SegmenterSettings, fps: float) -> Segmenter:
     return DiffSegmenter(settings.threshold, settings.hold_s, settings.clean, fps)
 
 
+def _cpu_clock(settings: SegmenterSettings) -> Callable[[], float]:
+    """What a network run costs the budget: with one thread, that thread's CPU; with a pool,
+    the process's (which also counts the other stages' threads meanwhile: the budget then
+    errs on the side of less CPU)."""
+    return time.thread_time if settings.threads == 1 else time.process_time
+
+
 def _selfie(settings: SegmenterSettings, fps: float) -> Segmenter:
+    """The selfie network, skipped while the picture is still or calm, and within
+    ``network_cpu`` of a core: at the default quarter it runs on every moving frame on a
+    laptop-class CPU (3-5 ms a run), and an old one that takes longer gets masks carried by
+    optical flow between runs instead of a network that eats a core."""
+    from vbgcam.segmenters.budget import BURST_S, NetworkBudget
+    from vbgcam.segmenters.carry import MaskCarrier
     from vbgcam.segmenters.reuse import ReusingSegmenter
-    from vbgcam.segmenters.selfie import SelfieSegmenter  # loads OpenCV's DNN only when used
+    from vbgcam.segmenters.selfie import SelfieSegmenter, run_cost_ms
 
     network = SelfieSegmenter(settings.model, settings.flip, settings.threads)
     if settings.every == 1 and not settings.reuse:
         return network
     # skip_calm is a kind of reuse: reuse = false keeps its meaning, a fresh mask every frame.
     skip_calm = settings.reuse and settings.skip_calm
-    return ReusingSegmenter(network, settings.every, settings.reuse, skip_calm)
+    cpu_clock = _cpu_clock(settings)
+    cost_ms = run_cost_ms(network, cpu_clock=cpu_clock)
+    return ReusingSegmenter(
+        network,
+        settings.every,
+        settings.reuse,
+        skip_calm,
+        NetworkBudget(settings.network_cpu, fps, BURST_S, cost_ms),
+        cpu_clock=cpu_clock,
+        carrier=MaskCarrier(),
+    )
 
 
 def _rvm(settings: SegmenterSettings, fps: float) -> Segmenter:
@@ -62,16 +85,14 @@ def _rvm(settings: SegmenterSettings, fps: float) -> Segmenter:
     frames (unless one is set), run when its budget covers a run and the picture moved, its
     alpha carried in between and moved by optical flow (``carry.py``). The selfie models'
     ``skip_calm`` is off: the budget decides."""
-    from vbgcam.segmenters.budget import NetworkBudget
+    from vbgcam.segmenters.budget import BURST_S, NetworkBudget
     from vbgcam.segmenters.carry import MaskCarrier
     from vbgcam.segmenters.reuse import ReusingSegmenter
     from vbgcam.segmenters.rvm import DEFAULT_LONG_SIDE_PX, RvmSegmenter
-    from vbgcam.segmenters.rvm_choice import BURST_S, fitting_size, step_ms
+    from vbgcam.segmenters.rvm_choice import fitting_size, step_ms
 
     network = RvmSegmenter(settings.rvm_long_side_px or DEFAULT_LONG_SIDE_PX, settings.threads)
-    # With one thread a run's CPU is this thread's; with a pool, the process's (which also
-    # counts the other stages' threads meanwhile: the budget errs on the side of less CPU).
-    cpu_clock = time.thread_time if settings.threads == 1 else time.process_time
+    cpu_clock = _cpu_clock(settings)
     cost_ms = step_ms(network, cpu_clock=cpu_clock)
     if settings.rvm_long_side_px == 0:
         size, cost_ms = fitting_size(cost_ms, settings.network_cpu, fps)

@@ -1,8 +1,10 @@
 """A cap on the network's CPU: a token bucket, filled at a share of one core, spent per run.
 
 RVM costs 35 ms of CPU a run on a 2-core laptop-class machine; on every frame of a 30 fps
-camera that is more than a whole core. With a budget, the network runs whenever what it saved
-covers one run, and the mask is carried in between (``reuse.py``). A still picture is run
+camera that is more than a whole core. The selfie model costs 3-5 ms here, within the default
+quarter of a core, but several times that on an old laptop, where the cap keeps it in
+bounds. With a budget, the network runs whenever what it saved covers one run, and the mask
+is carried in between (``reuse.py``). A still picture is run
 only to refresh its mask every 16th frame, so what it saves pays for a burst while the person
 moves again: a person who stands up or walks in gets a fresh mask on every frame for a
 moment, and over any long stretch the network stays within its share (the refresh of a still
@@ -16,6 +18,9 @@ from __future__ import annotations
 
 # A new measurement counts this much in the moving average of a run's cost.
 COST_SMOOTHING = 0.2
+# Seconds of network CPU the budget saves while the picture is still, for a burst of fresh
+# masks when the person moves again (about 15 RVM runs at 35 ms).
+BURST_S = 0.5
 
 
 class NetworkBudget:

@@ -16,9 +16,11 @@ matte still snaps its edge to the new picture. Any faster movement runs the netw
 frame. On clips of a person swaying gently (at most 1.3 px a frame at 720p) it skipped 41 %
 of the network runs for 0.001 less IoU (``vbgcam eval`` methods, see the README).
 
-``budget`` (``budget.py``) caps the network's CPU for networks that cost more than a frame
-can pay (RVM): the network runs when the budget covers it, and the mask is carried between,
-moved along with the picture by optical flow when a ``carrier`` (``carry.py``) is given.
+``budget`` (``budget.py``) caps the network's CPU (``network_cpu``: RVM, which costs more
+than a frame can pay, and the selfie model on a machine too slow for it): the network runs
+when the budget covers it, and the mask is carried between, moved along with the picture by
+optical flow when a ``carrier`` (``carry.py``) is given. A calm frame's mask is handed out
+as it is: the picture moved by under 2 px at 720p, which the flow (0.9 ms) would not mend.
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ from vbgcam.segmenters.budget import NetworkBudget
 from vbgcam.segmenters.carry import MaskCarrier
 from vbgcam.shrink import shrink
 
-# Why a mask is handed out again: the picture is unchanged, or it moved and the network is
-# skipped anyway (every Nth frame, a calm frame, the CPU budget).
-Reuse = Literal["still", "moved"]
+# Why a mask is handed out again: the picture is unchanged; it barely moved (calm: the mask
+# is handed out as it is, one frame); or it moved and the network is skipped anyway (every
+# Nth frame, the CPU budget: the mask is moved along with the picture when a carrier is set).
+Reuse = Literal["still", "calm", "moved"]
 
 BLOCK_PX = 8
 # Sensor noise averages out in an 8x8 block of the 320 px copy (256 camera pixels at 720p):
@@ -167,7 +170,7 @@ class ReusingSegmenter:
         if self.skip_calm and self._since_segmented < CALM_MAX_CARRIED:
             moved = np.count_nonzero(change > CALM_LEVELS)
             if moved <= CALM_MOVED_SHARE * change.size:
-                return "moved"
+                return "calm"
         if self.budget is not None and not self.budget.affordable:
             return "moved"
         return None

@@ -34,9 +34,6 @@ SIZES_PX = (256, 224, 192, 160)
 # frames of a moving picture; ``auto`` takes RVM only if some size does: below it, carried
 # masks lag a moving person and the selfie model (0.939 with its matte) does better.
 MIN_RUNS_PER_FRAME = 0.6
-# Seconds of network CPU the budget saves while the picture is still, for a burst of fresh
-# masks when the person moves again (about 15 runs at 35 ms).
-BURST_S = 0.5
 TIMED_RUNS = 4
 # The picture the timing runs see: a 16:9 camera, the usual case.
 TIMING_FRAME = (1280, 720)
