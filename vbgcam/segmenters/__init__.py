@@ -68,13 +68,22 @@ def _selfie(settings: SegmenterSettings, fps: float) -> Segmenter:
     # skip_calm is a kind of reuse: reuse = false keeps its meaning, a fresh mask every frame.
     skip_calm = settings.reuse and settings.skip_calm
     cpu_clock = _cpu_clock(settings)
-    cost_ms = run_cost_ms(network, cpu_clock=cpu_clock)
+    budget = NetworkBudget(
+        settings.network_cpu, fps, BURST_S, run_cost_ms(network, cpu_clock=cpu_clock)
+    )
+    log.info(
+        "selfie: %.1f ms of CPU a run here; network_cpu %.2f pays for a fresh mask on %.0f %% "
+        "of moving frames",
+        budget.cost_ms,
+        settings.network_cpu,
+        budget.runs_per_frame * 100,
+    )
     return ReusingSegmenter(
         network,
         settings.every,
         settings.reuse,
         skip_calm,
-        NetworkBudget(settings.network_cpu, fps, BURST_S, cost_ms),
+        budget,
         cpu_clock=cpu_clock,
         carrier=MaskCarrier(),
     )
