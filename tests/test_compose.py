@@ -398,3 +398,73 @@ def test_a_mask_change_on_a_still_picture_fades_in_fully_and_is_not_frozen_halfw
     found = arm.index(next(level for level in arm if level > 0))
     assert arm[found + 4] >= 230, f"the arm stops at {arm[found:]}"
     assert matte.refined < len(arm), "settled alphas are handed out again"
+
+
+class CountingBrightPart(BrightPart):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def segment(self, frame_bgr: np.ndarray, small_bgr: np.ndarray | None = None) -> np.ndarray:
+        self.calls += 1
+        return super().segment(frame_bgr, small_bgr)
+
+
+def test_after_a_gap_in_the_stream_the_network_runs_even_when_its_budget_is_short() -> None:
+    """A mask held from before a camera outage is of another picture: the first frame after
+    the restart is segmented, not carried from it, whatever the CPU budget says."""
+    from vbgcam.segmenters.budget import NetworkBudget
+    from vbgcam.segmenters.carry import MaskCarrier
+    from vbgcam.segmenters.reuse import ReusingSegmenter
+
+    network = CountingBrightPart()
+    ticks = iter(range(1000))
+    segmenter = ReusingSegmenter(
+        network,
+        budget=NetworkBudget(share=0.05, fps=FPS, burst_s=0.0, cost_ms=1000.0),
+        cpu_clock=lambda: float(next(ticks)),  # every run: a second of CPU, far over budget
+        carrier=MaskCarrier(),
+    )
+    compositor = Compositor(segmenter, ColorBackground("#0000ff", SIZE))
+    out = np.empty((SIZE[1], SIZE[0], 3), np.uint8)
+    for t_s in (0.5, 0.6):
+        frame = np.empty_like(out)
+        DemoScene(*SIZE).render(t_s, frame)
+        compositor.compose(frame, t_s, out)
+    assert network.calls == 1  # the second frame moved, but the budget is spent: carried
+    compositor.restart_stream()
+    DemoScene(*SIZE).render(3.0, frame)
+    compositor.compose(frame, 3.0, out)
+    assert network.calls == 2
+
+
+class RecordingBackground:
+    """A plain colour that records the working copy it was handed with each frame."""
+
+    def __init__(self) -> None:
+        self.handed: list[tuple[int, ...] | None] = []
+
+    def frame_for(
+        self,
+        frame_bgr: np.ndarray,
+        alpha: np.ndarray,
+        t_s: float,
+        small_bgr: np.ndarray | None = None,
+    ) -> np.ndarray:
+        self.handed.append(None if small_bgr is None else small_bgr.shape)
+        return np.full_like(frame_bgr, 90)  # the frame handed is at the output's size
+
+    def advance(self) -> None:
+        pass
+
+
+def test_the_background_gets_the_working_copy_only_when_it_shows_the_whole_picture() -> None:
+    """The working copy is of the whole camera frame: a background made from the picture
+    (blur) may start from it, but not when only part of the frame is shown."""
+    background = RecordingBackground()
+    compositor = Compositor(BrightPart(), background, matte=Matte())
+    frame = np.empty((720, 1280, 3), np.uint8)
+    DemoScene(1280, 720).render(1.0, frame)
+    compositor.compose(frame, 1.0, np.empty_like(frame))
+    # A camera that delivers more than the output: the picture is scaled, its crop is set.
+    compositor.compose(frame, 1.1, np.empty((SIZE[1], SIZE[0], 3), np.uint8))
+    assert background.handed == [(180, 320, 3), None]

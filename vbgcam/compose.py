@@ -314,11 +314,16 @@ class Compositor:
 
     def restart_stream(self) -> None:
         """The frames that come next do not follow the last ones (a pause, a camera outage):
-        a recurrent segmenter (``recurrent = True``: RVM) and the matte's smoothing start
-        afresh. What a segmenter learned of the room (plate, diff's hold, mog2) is kept: it
-        is still the same room, and a person sitting still would otherwise be lost."""
-        if getattr(self.masker.segmenter, "recurrent", False):
-            self.masker.segmenter.reset()
+        a recurrent segmenter (``recurrent = True``: RVM), a network's held mask
+        (``restarts_with_the_stream``: the mask reuse would hand out, or carry by optical
+        flow from a picture of before the gap) and the matte's smoothing start afresh.
+        What a segmenter learned of the room (plate, diff's hold, mog2) is kept: it is
+        still the same room, and a person sitting still would otherwise be lost."""
+        segmenter = self.masker.segmenter
+        if getattr(segmenter, "recurrent", False) or getattr(
+            segmenter, "restarts_with_the_stream", False
+        ):
+            segmenter.reset()
         self.masker.forget_alpha()
         if self.masker.matte is not None:
             self.masker.matte.reset()

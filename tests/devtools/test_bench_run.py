@@ -7,8 +7,8 @@ import pytest
 from vbgcam.devtools import bench_run
 
 
-def test_the_blur_background_is_a_plain_run_without_a_picture() -> None:
-    assert bench_run._background_options("blur") == []
+def test_the_blur_background_is_asked_for_whatever_the_users_config_says() -> None:
+    assert bench_run._background_options("blur") == ["--bg-mode", "blur"]
     option, path = bench_run._background_options("beach")
     assert option == "--bg" and path.endswith(".jpg")
 

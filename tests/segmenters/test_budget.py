@@ -309,3 +309,13 @@ def test_a_run_that_costs_more_than_expected_raises_the_expected_cost() -> None:
 def test_a_share_or_frame_rate_that_is_not_positive_is_refused(share: float, fps: float) -> None:
     with pytest.raises(ValueError, match="positive"):
         NetworkBudget(share, fps, BURST_S, COST_MS)
+
+
+def test_a_run_measured_as_costing_nothing_does_not_break_the_budget() -> None:
+    """A coarse CPU clock can measure a run as 0 ms: the share of frames it pays for stays
+    a number, and the network is still paced by the budget."""
+    budget = NetworkBudget(SHARE, FPS, BURST_S, 0.0)
+    assert budget.runs_per_frame == 1.0
+    for _ in range(100):
+        budget.spent(0.0)
+    assert budget.cost_ms > 0 and budget.runs_per_frame == 1.0

@@ -1,11 +1,11 @@
 """What shows where the person is not: a picture, a folder of them, a video, a colour, the
 camera frame blurred, or the camera frame itself.
 
-A background is anything with ``frame_for(frame_bgr, alpha, t_s) -> image`` returning an
-image of the output size, and ``advance()`` (show the next picture; only a folder has one).
-``make_background`` builds one from the settings. Work that depends only on settings
-(decoding, fitting, buffers) is done once in the constructor, never per frame; what a frame
-costs is listed with each class.
+A background is anything with ``frame_for(frame_bgr, alpha, t_s, small_bgr=None) -> image``
+returning an image of the output size, and ``advance()`` (show the next picture; only a
+folder has one). ``make_background`` builds one from the settings. Work that depends only
+on settings (decoding, fitting, buffers) is done once in the constructor, never per frame;
+what a frame costs is listed with each class.
 
 One module per kind: ``image``, ``folder``, ``video``, ``color`` (and none), ``blur``;
 ``make_background`` picks one by mode, or by what the path is for ``auto``.

@@ -1,8 +1,8 @@
 """`vbgcam run` as a user starts it, measured the way their system monitor shows it.
 
 Each round starts ``vbgcam run --camera INPUT --bg beach.jpg --device none --no-control
---frames N`` (or, for the ``blur`` background, the same without ``--bg``: the blurred
-camera picture a plain ``vbgcam run`` shows) in a process of its own and reads that
+--frames N`` (or, for the ``blur`` background, ``--bg-mode blur`` instead of ``--bg``: the
+blurred camera picture a plain ``vbgcam run`` shows) in a process of its own and reads that
 process's CPU (every thread and every child, ``devtools/cpu.py``) from a few seconds after
 start, once the model is loaded, to the end of the steady stretch; the run then ends by
 itself and its last log line gives the capture-to-output latency (median and p99 over the
@@ -61,11 +61,11 @@ def _beach() -> Path:
 
 
 def _background_options(background: str) -> list[str]:
-    """``vbgcam run`` options for one of ``BACKGROUNDS``; blur is what no ``--bg`` gives."""
+    """``vbgcam run`` options for one of ``BACKGROUNDS``; blur is what a plain run shows."""
     if background == "beach":
         return ["--bg", str(_beach())]
-    if background == "blur":
-        return []
+    if background == "blur":  # said, so that a background in the user's config is not used
+        return ["--bg-mode", "blur"]
     raise ValueError(f"unknown background {background!r}; expected one of {', '.join(BACKGROUNDS)}")
 
 

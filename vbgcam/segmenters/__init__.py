@@ -53,10 +53,11 @@ def _cpu_clock(settings: SegmenterSettings) -> Callable[[], float]:
 
 
 def _selfie(settings: SegmenterSettings, fps: float) -> Segmenter:
-    """The selfie network, skipped while the picture is still or calm, and within
-    ``network_cpu`` of a core: at the default quarter it runs on every moving frame on a
-    laptop-class CPU (3-5 ms a run), and an old one that takes longer gets masks carried by
-    optical flow between runs instead of a network that eats a core."""
+    """The selfie network, skipped while the picture is still (or calm, with
+    ``skip_calm``), and within ``network_cpu`` of a core: at the default quarter it runs on
+    every moving frame on a laptop-class CPU at 30 fps (3-5 ms a run), and an old one that
+    takes longer gets masks carried by optical flow between runs instead of a network that
+    eats a core."""
     from vbgcam.segmenters.budget import BURST_S, NetworkBudget
     from vbgcam.segmenters.carry import MaskCarrier
     from vbgcam.segmenters.reuse import ReusingSegmenter

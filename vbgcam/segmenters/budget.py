@@ -18,6 +18,8 @@ from __future__ import annotations
 
 # A new measurement counts this much in the moving average of a run's cost.
 COST_SMOOTHING = 0.2
+# A run is taken to cost at least this much: a coarse CPU clock can measure one as nothing.
+MIN_COST_MS = 0.01
 # Seconds of network CPU the budget saves while the picture is still, for a burst of fresh
 # masks when the person moves again (about 15 RVM runs at 35 ms).
 BURST_S = 0.5
@@ -36,6 +38,7 @@ class NetworkBudget:
             raise ValueError("share and fps must be positive")
         self.share = share
         self.allowance_ms = share * 1000.0 / fps  # earned per frame
+        cost_ms = max(cost_ms, MIN_COST_MS)
         self.capacity_ms = max(burst_s * 1000.0, cost_ms)
         self.cost_ms = cost_ms
         # One run's worth at start, not a full bucket: a full one would spend its burst on
@@ -58,7 +61,7 @@ class NetworkBudget:
         frame) must not starve the network for seconds afterwards.
         """
         self.balance_ms = max(self.balance_ms - run_ms, -self.cost_ms)
-        self.cost_ms += COST_SMOOTHING * (run_ms - self.cost_ms)
+        self.cost_ms += COST_SMOOTHING * (max(run_ms, MIN_COST_MS) - self.cost_ms)
 
     @property
     def runs_per_frame(self) -> float:

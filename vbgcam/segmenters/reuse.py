@@ -84,8 +84,8 @@ def block_means(image: np.ndarray) -> np.ndarray:
     Whole blocks from the top left, averaged by exact halvings (``shrink``: OpenCV's fastest
     area path); where a side is not whole blocks (a 320x180 copy has 22.5 rows of them), one
     more block row or column, flush with that edge, overlaps the last, so every pixel counts
-    (a hand entering at the bottom is seen). 0.03 ms for a 320x180 copy here, against 0.11-0.15
-    ms for one area resize by 8.2, which takes OpenCV's general, slow path."""
+    (a hand entering at the bottom is seen). 0.03 ms for a 320x180 grey copy in float here,
+    against 0.11-0.15 ms for one 8-bit area resize by 8.2 (OpenCV's general, slow path)."""
     height, width = image.shape[:2]
     if height < BLOCK_PX or width < BLOCK_PX:  # smaller than one block: one mean or a few
         size = (max(1, width // BLOCK_PX), max(1, height // BLOCK_PX))
@@ -110,6 +110,11 @@ def block_means(image: np.ndarray) -> np.ndarray:
 
 class ReusingSegmenter:
     """Wraps a stateless segmenter; ``every`` > 1 also segments only every Nth frame."""
+
+    # Its held mask and the picture it was made for belong to the frames before a gap (a
+    # pause, a camera outage): the compositor resets it when the stream restarts, so the
+    # first frame after is segmented, not handed an old mask because the budget is short.
+    restarts_with_the_stream = True
 
     def __init__(
         self,
@@ -152,9 +157,16 @@ class ReusingSegmenter:
             self.carrier.forget()
 
     def _blocks(self, small_bgr: np.ndarray) -> np.ndarray:
-        """Grey mean of each 8x8 block of the working copy (``block_means``)."""
-        grey = cv2.cvtColor(block_means(small_bgr), cv2.COLOR_BGR2GRAY)
-        return grey.astype(np.float32)
+        """Grey mean of each 8x8 block of the working copy (``block_means``), in whole
+        levels. Averaged in float and rounded once, as one 8-bit area resize did before:
+        halvings in 8-bit round three times, and unrounded means cross ``CHANGE_LEVELS``
+        (set on whole levels) more often; either way a dim, noisy but still picture would
+        run the network far more often (at 720p with noise of 20 levels, 18 or 24 of 30
+        frames reused instead of 25)."""
+        grey = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2GRAY)
+        means = block_means(grey.astype(np.float32))
+        np.rint(means, out=means)
+        return means
 
     def _reuse(self, blocks: np.ndarray | None) -> Reuse | None:
         """Whether the last mask is handed out again, and why; None: run the network."""
