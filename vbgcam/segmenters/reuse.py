@@ -90,22 +90,17 @@ def block_means(image: np.ndarray) -> np.ndarray:
     if height < BLOCK_PX or width < BLOCK_PX:  # smaller than one block: one mean or a few
         size = (max(1, width // BLOCK_PX), max(1, height // BLOCK_PX))
         return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    rows, columns = height // BLOCK_PX, width // BLOCK_PX
-    cut_rows, cut_columns = rows * BLOCK_PX, columns * BLOCK_PX
+
+    def spans(length: int) -> list[slice]:
+        """The whole blocks along a side, and a block flush with its end if one is left."""
+        whole = slice(0, length - length % BLOCK_PX)
+        return [whole] if length % BLOCK_PX == 0 else [whole, slice(length - BLOCK_PX, length)]
 
     def means(part: np.ndarray) -> np.ndarray:
         return shrink(part, (part.shape[1] // BLOCK_PX, part.shape[0] // BLOCK_PX))
 
-    top = [means(image[:cut_rows, :cut_columns])]
-    bottom = [means(image[height - BLOCK_PX :, :cut_columns])] if cut_rows < height else []
-    if cut_columns < width:
-        top.append(means(image[:cut_rows, width - BLOCK_PX :]))
-        if bottom:
-            bottom.append(means(image[height - BLOCK_PX :, width - BLOCK_PX :]))
-    grid = [np.concatenate(top, axis=1)]
-    if bottom:
-        grid.append(np.concatenate(bottom, axis=1))
-    return grid[0] if len(grid) == 1 else np.concatenate(grid, axis=0)
+    grid = [[means(image[rows, columns]) for columns in spans(width)] for rows in spans(height)]
+    return np.concatenate([np.concatenate(row, axis=1) for row in grid], axis=0)
 
 
 class ReusingSegmenter:

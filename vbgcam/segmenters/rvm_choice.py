@@ -19,6 +19,7 @@ import numpy as np
 
 from vbgcam.config.settings import SegmenterSettings
 from vbgcam.errors import ModelError
+from vbgcam.segmenters.budget import least_cpu_ms
 
 if TYPE_CHECKING:
     from vbgcam.segmenters import Segmenter
@@ -45,9 +46,7 @@ def step_ms(
     cpu_clock: Callable[[], float] = time.thread_time,
 ) -> float:
     """CPU time (this thread's) of one RVM run on a 16:9 picture at the segmenter's input
-    size: what the budget pays for a run. The least of a few runs: other programs only ever
-    add to it, and the median moved the size chosen from one start to the next here (the
-    budget's moving average follows the real cost from the first run on)."""
+    size: what the budget pays for a run (``budget.least_cpu_ms``)."""
     from vbgcam.segmenters.rvm import RvmSegmenter, input_size
 
     inner = getattr(segmenter, "inner", segmenter)
@@ -55,14 +54,9 @@ def step_ms(
     width, height = input_size(TIMING_FRAME, inner.long_side_px)
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-    inner.matting.step(rgb)  # a new size allocates
-    times = []
-    for _ in range(runs):
-        start = cpu_clock()
-        inner.matting.step(rgb)
-        times.append((cpu_clock() - start) * 1e3)
+    cost_ms = least_cpu_ms(lambda: inner.matting.step(rgb), runs, cpu_clock)
     inner.matting.reset()
-    return min(times)
+    return cost_ms
 
 
 def fitting_size(cost_ms: float, share: float, fps: float) -> tuple[int, float]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from vbgcam.errors import ModelError
 from vbgcam.models import MODELS, verified_path
+from vbgcam.segmenters.budget import least_cpu_ms
 from vbgcam.segmenters.person_band import PersonBand
 from vbgcam.segmenters.runtimes import NetworkRuntime, open_runtime
 from vbgcam.shrink import shrink
@@ -196,18 +197,12 @@ def run_cost_ms(
     runs: int = TIMED_RUNS,
     cpu_clock: Callable[[], float] = time.thread_time,
 ) -> float:
-    """CPU time of one run on a 720p camera's picture, the least of a few (other programs
-    only ever add to it): what the budget (``budget.py``) expects a run to cost, from the
-    first frame on. The model for that picture is loaded now, not on the first camera
-    frame, whose run would otherwise count its loading as a run. The segmenter is reset
-    afterwards."""
+    """CPU time of one run on a 720p camera's picture: what the budget expects a run to
+    cost (``budget.least_cpu_ms``). The model for that picture is loaded now (by the first,
+    untimed run), not on the first camera frame, whose run would otherwise count its
+    loading as a run. The segmenter is reset afterwards."""
     width, height = TIMING_FRAME
     picture = np.zeros((height, width, 3), np.uint8)
-    segmenter.segment(picture)  # loads the model and allocates
-    times = []
-    for _ in range(runs):
-        start = cpu_clock()
-        segmenter.segment(picture)
-        times.append((cpu_clock() - start) * 1e3)
+    cost_ms = least_cpu_ms(lambda: segmenter.segment(picture), runs, cpu_clock)
     segmenter.reset()
-    return min(times)
+    return cost_ms
