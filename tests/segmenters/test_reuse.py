@@ -222,6 +222,21 @@ def test_a_calm_skip_hands_out_the_mask_as_it_is_a_budget_skip_moves_it() -> Non
     assert moving.reused >= 4 and carrier.carried == moving.reused
 
 
+def test_with_carry_calm_a_calm_skip_is_moved_along_with_the_picture() -> None:
+    """RVM's soft edge shows a one-frame lag: its calm frames get the flow too."""
+    carrier = RecordingCarrier()
+    calm = ReusingSegmenter(
+        CountingSegmenter(),
+        skip_calm=True,
+        carrier=carrier,  # type: ignore[arg-type]
+        carry_calm=True,
+    )
+    for index in range(10):
+        frame = talking(index)
+        calm.segment(frame, working_copy(frame))
+    assert calm.reused == 5 and carrier.carried == 5
+
+
 def test_a_calm_picture_is_segmented_every_frame_without_skip_calm() -> None:
     inner = CountingSegmenter()
     reusing = ReusingSegmenter(inner, skip_calm=False)

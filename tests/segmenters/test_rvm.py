@@ -435,8 +435,15 @@ def test_the_rvm_segmenter_is_the_network_within_its_share_of_a_core(
     assert isinstance(built, ReusingSegmenter) and isinstance(built.inner, RvmSegmenter)
     assert built.budget is not None and built.budget.share == 0.5
     assert built.budget.cost_ms > 0
+    # A person who barely moves, as on a call: a run every other frame at most, the alpha
+    # moved along by optical flow in between.
+    assert built.skip_calm and built.carry_calm and built.carrier is not None
     frame = demo_frames(1, (1280, 720))[0]
     assert built.segment(frame).shape == (180, 320)
+    fresh_every_frame = make_segmenter(
+        SegmenterSettings(name="rvm", rvm_long_side_px=320, skip_calm=False), FPS
+    )
+    assert isinstance(fresh_every_frame, ReusingSegmenter) and not fresh_every_frame.skip_calm
 
 
 def test_auto_picks_rvm_when_it_is_cached_and_its_share_pays_for_it(

@@ -336,7 +336,8 @@ class SegmenterSettings:
     skip_calm: bool = setting(
         True,
         _boolean,
-        "selfie, with reuse: while the person barely moves, run the network on every other frame.",
+        "selfie and rvm, with reuse: while the person barely moves, run the network on every "
+        "other frame.",
     )
     plate: str = setting(
         "", _path, "plate: picture of the empty scene (see 'vbgcam calibrate').", is_path=True
