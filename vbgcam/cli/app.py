@@ -154,6 +154,7 @@ CleanOpt = Annotated[
     typer.Option("--clean/--no-clean", help=flag_help("segmenter.clean", "clean")),
 ]
 ModelOpt = Annotated[str | None, typer.Option(help=flag_help("segmenter.model"))]
+NetworkCpuOpt = Annotated[float | None, typer.Option(help=flag_help("segmenter.network_cpu"))]
 PlateOpt = Annotated[str | None, typer.Option(help=flag_help("segmenter.plate", ""))]
 RefineOpt = Annotated[
     bool | None,
@@ -176,6 +177,7 @@ FLAG_KEYS = {
     "hold": "segmenter.hold_s",
     "clean": "segmenter.clean",
     "model": "segmenter.model",
+    "network_cpu": "segmenter.network_cpu",
     "plate": "segmenter.plate",
     "refine": "matte.refine",
     "people": "segmenter.people",
@@ -242,6 +244,7 @@ def run(
     hold: HoldOpt = None,
     clean: CleanOpt = None,
     model: ModelOpt = None,
+    network_cpu: NetworkCpuOpt = None,
     plate: PlateOpt = None,
     refine: RefineOpt = None,
     people: PeopleOpt = None,
@@ -318,6 +321,7 @@ def run(
             hold=hold,
             clean=clean,
             model=model,
+            network_cpu=network_cpu,
             plate=plate,
             refine=refine,
             people=people,
