@@ -39,6 +39,7 @@ lint: setup ## ruff (checks and formatting) and mypy --strict (what CI runs befo
 bench: setup ## speed and whole-process CPU: compositor, live path, `vbgcam run` itself, PipeWire camera
 	$(BIN)/python -m vbgcam.devtools.bench
 	$(BIN)/python -m vbgcam.devtools.bench --idle
+	$(BIN)/python -m vbgcam.devtools.bench_networks
 	$(BIN)/python -m vbgcam.devtools.bench_pipeline
 	$(BIN)/python -m vbgcam.devtools.bench_run
 	$(BIN)/python -m vbgcam.devtools.bench_pipewire

@@ -8,16 +8,25 @@ from typing import Any
 
 import pytest
 
-from vbgcam.devtools import bench, bench_all, bench_pipeline, bench_pipewire, bench_run
+from vbgcam.devtools import (
+    bench,
+    bench_all,
+    bench_networks,
+    bench_pipeline,
+    bench_pipewire,
+    bench_run,
+)
 
 DATA: dict[str, Any] = {
     "compositor": {"meta": {"python": "3"}, "paced_cpu": [], "rows": [{"size": "320x180"}]},
+    "networks": {"fps": 30.0, "runs": 90, "rows": [{"network": "rvm 160 px"}], "skipped": []},
     "pipeline": [{"input": "demo", "size": "320x180", "latency_ms": [1.5, 2.5]}],
     "run": [{"input": "demo", "segmenter": "auto"}],
     "pipewire": {"skipped": "PipeWire benchmark skipped: this machine lacks pipewire"},
 }
 MODULES = {
     "compositor": bench,
+    "networks": bench_networks,
     "pipeline": bench_pipeline,
     "run": bench_run,
     "pipewire": bench_pipewire,
@@ -43,7 +52,7 @@ def test_one_document_holds_each_benchmarks_data_unchanged(
 ) -> None:
     assert bench_all.main(["--json", "--sizes", "320x180"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert list(document) == ["commit", "compositor", "pipeline", "run", "pipewire"]
+    assert list(document) == ["commit", "compositor", "networks", "pipeline", "run", "pipewire"]
     assert {key: document[key] for key in DATA} == DATA
     assert collected["compositor"].sizes == "320x180"
     assert collected["pipeline"].sizes == "320x180"

@@ -1,8 +1,9 @@
 """`vbgcam bench`: every benchmark in one command, as a table or one JSON document.
 
 The parts stay separate modules because each answers its own question (the compositor
-against the tutorial loop and its paced CPU; the whole live path per stage; ``vbgcam run`` as
-a user starts it; the PipeWire camera); this runs them
+against the tutorial loop and its paced CPU; each network alone, back to back and paced; the
+whole live path per stage; ``vbgcam run`` as a user starts it; the PipeWire camera); this
+runs them
 in turn, so results can be kept and compared between commits with ``--json``, which takes
 each part's data from its ``collect`` (what that part's own ``--json`` prints).
 """
@@ -15,7 +16,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from vbgcam.devtools import bench, bench_pipeline, bench_pipewire, bench_run
+from vbgcam.devtools import bench, bench_networks, bench_pipeline, bench_pipewire, bench_run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = ["--sizes", args.sizes]
     if not args.json:
         bench.main(sizes)
+        print()
+        bench_networks.main([])
         print()
         bench_pipeline.main(sizes)
         print()
@@ -41,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {
         "commit": commit or None,
         "compositor": bench.collect(bench.parse_args(sizes)),
+        "networks": bench_networks.collect(bench_networks.parse_args([])),
         "pipeline": bench_pipeline.collect(bench_pipeline.parse_args(sizes)),
         "run": bench_run.collect(bench_run.parse_args([])),
         "pipewire": None

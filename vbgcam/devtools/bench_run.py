@@ -2,7 +2,9 @@
 
 Each round starts ``vbgcam run --camera INPUT --bg beach.jpg --device none --no-control
 --frames N`` (or, for the ``blur`` background, ``--bg-mode blur`` instead of ``--bg``: the
-blurred camera picture a plain ``vbgcam run`` shows) in a process of its own and reads that
+blurred camera picture a plain ``vbgcam run`` shows; for ``none``, ``--bg-mode none``: the
+camera picture as it is, no mask made, which measures capture, decoding and the pipeline
+alone, the floor under every segmenter) in a process of its own and reads that
 process's CPU (every thread and every child, ``devtools/cpu.py``) from a few seconds after
 start, once the model is loaded, to the end of the steady stretch; the run then ends by
 itself and its last log line gives the capture-to-output latency (median and p99 over the
@@ -34,7 +36,7 @@ LATENCY = re.compile(r"latency median ([\d.]+) ms, p99 ([\d.]+) ms")
 
 
 # What ``--backgrounds`` names: the picture behind the person, as ``vbgcam run`` options.
-BACKGROUNDS = ("beach", "blur")
+BACKGROUNDS = ("beach", "blur", "none")
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,8 @@ def _background_options(background: str) -> list[str]:
     """``vbgcam run`` options for one of ``BACKGROUNDS``; blur is what a plain run shows."""
     if background == "beach":
         return ["--bg", str(_beach())]
-    if background == "blur":  # said, so that a background in the user's config is not used
-        return ["--bg-mode", "blur"]
+    if background in ("blur", "none"):  # said, so that a background in a config is not used
+        return ["--bg-mode", background]
     raise ValueError(f"unknown background {background!r}; expected one of {', '.join(BACKGROUNDS)}")
 
 
@@ -150,7 +152,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--backgrounds",
         default="beach",
-        help=f"comma list of {', '.join(BACKGROUNDS)} (default: beach; blur is a plain run's)",
+        help=f"comma list of {', '.join(BACKGROUNDS)} (default: beach; blur is a plain run's; "
+        "none: no mask made, the floor under every segmenter)",
     )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--warmup-seconds", type=float, default=3.0)
