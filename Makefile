@@ -36,7 +36,7 @@ lint: setup ## ruff (checks and formatting) and mypy --strict (what CI runs befo
 	$(BIN)/ruff format --check vbgcam tests
 	$(BIN)/mypy vbgcam
 
-bench: setup ## speed and whole-process CPU: compositor, live path, `vbgcam run` itself, PipeWire camera
+bench: setup ## speed and whole-process CPU: compositor, each network, live path, `vbgcam run` itself, PipeWire camera
 	$(BIN)/python -m vbgcam.devtools.bench
 	$(BIN)/python -m vbgcam.devtools.bench --idle
 	$(BIN)/python -m vbgcam.devtools.bench_networks

@@ -12,7 +12,7 @@ from vbgcam.devtools import bench_networks
 def test_a_network_whose_model_is_not_cached_is_skipped_with_the_way_to_get_it() -> None:
     data = bench_networks.collect(bench_networks.parse_args(["--runs", "1"]))
     assert data["rows"] == []
-    assert len(data["skipped"]) == 2  # the selfie models, and rvm
+    assert len(data["skipped"]) == 3  # the two selfie models, and rvm
     assert all("vbgcam models pull" in reason for reason in data["skipped"])
 
 

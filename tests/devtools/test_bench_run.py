@@ -27,3 +27,27 @@ def test_an_unknown_background_is_refused_before_anything_is_measured(
 def test_both_backgrounds_are_asked_for_in_one_list() -> None:
     assert bench_run.parse_args(["--backgrounds", "blur,beach"]).backgrounds == "blur,beach"
     assert bench_run.parse_args([]).backgrounds == "beach"
+
+
+def test_no_mask_is_measured_once_per_input_whatever_the_segmenters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vbgcam.devtools import bench_pipeline
+
+    measured: list[tuple[str, str, str]] = []
+
+    def bench_input(name: str, camera: str, segmenter: str, *rest: object) -> bench_run.RunRow:
+        background = str(rest[-1])
+        measured.append((name, segmenter, background))
+        return bench_run.RunRow(name, segmenter, background, 1.0, 1.0, 1.0, (1.0, 1.0))
+
+    monkeypatch.setattr(bench_run, "bench_input", bench_input)
+    monkeypatch.setattr(bench_pipeline, "_clips", lambda: {})  # the demo camera only
+    args = bench_run.parse_args(["--segmenters", "auto,selfie", "--backgrounds", "none,beach"])
+    rows = bench_run.collect(args)
+    assert measured == [
+        ("demo", bench_run.NO_MASK, "none"),
+        ("demo", "auto", "beach"),
+        ("demo", "selfie", "beach"),
+    ]
+    assert [row["segmenter"] for row in rows] == [bench_run.NO_MASK, "auto", "selfie"]

@@ -237,6 +237,25 @@ def test_with_carry_calm_a_calm_skip_is_moved_along_with_the_picture() -> None:
     assert calm.reused == 5 and carrier.carried == 5
 
 
+def test_a_still_frame_after_a_carried_calm_one_is_not_called_unchanged() -> None:
+    """The alpha made last frame came from a moved mask: the compositor must make it afresh
+    from the network's own mask, not hand last frame's out again."""
+    calm = ReusingSegmenter(
+        CountingSegmenter(),
+        skip_calm=True,
+        carrier=RecordingCarrier(),  # type: ignore[arg-type]
+        carry_calm=True,
+    )
+    first, second = talking(0), talking(1)
+    calm.segment(first, working_copy(first))  # the network runs
+    calm.segment(second, working_copy(second))  # calm: carried
+    assert calm.reused == 1
+    calm.segment(first, working_copy(first))  # the network's own picture again: still
+    assert calm.reused == 2 and not calm.unchanged
+    calm.segment(first, working_copy(first))  # and again: now last frame's mask is the same
+    assert calm.unchanged
+
+
 def test_a_calm_picture_is_segmented_every_frame_without_skip_calm() -> None:
     inner = CountingSegmenter()
     reusing = ReusingSegmenter(inner, skip_calm=False)

@@ -721,7 +721,7 @@ def devices() -> None:
     add_help_option=False,
 )
 def benchmark(ctx: typer.Context) -> None:
-    """Measure speed: compositor vs the tutorial loop, live path, PipeWire camera (--help)."""
+    """Measure speed: compositor, each network, live path, PipeWire camera (--help)."""
     from vbgcam.devtools.bench_all import main as run_benchmarks
 
     raise typer.Exit(run_benchmarks(list(ctx.args)))

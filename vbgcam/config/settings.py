@@ -330,14 +330,16 @@ class SegmenterSettings:
         False, _boolean, "selfie: also run on the mirrored frame and average (twice the cost)."
     )
     every: int = setting(
-        1, _integer(1, 10), "selfie: run the network on every Nth frame only, the mask carried."
+        1,
+        _integer(1, 10),
+        "selfie and rvm: run the network on every Nth frame only, the mask carried.",
     )
     reuse: bool = setting(True, _boolean, "Skip the network while the picture has not changed.")
     skip_calm: bool = setting(
         True,
         _boolean,
         "selfie and rvm, with reuse: while the person barely moves, run the network on every "
-        "other frame.",
+        "other frame at most, the mask carried one frame.",
     )
     plate: str = setting(
         "", _path, "plate: picture of the empty scene (see 'vbgcam calibrate').", is_path=True

@@ -37,6 +37,9 @@ LATENCY = re.compile(r"latency median ([\d.]+) ms, p99 ([\d.]+) ms")
 
 # What ``--backgrounds`` names: the picture behind the person, as ``vbgcam run`` options.
 BACKGROUNDS = ("beach", "blur", "none")
+# The segmenter column of the ``none`` rows: no mask is made, whichever is named; measured
+# once per input with ``diff``, which loads no model.
+NO_MASK = "(none)"
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def run_once(
         camera,
         *_background_options(background),
         "--segmenter",
-        segmenter,
+        "diff" if segmenter == NO_MASK else segmenter,
         "--device",
         "none",
         "--no-control",
@@ -173,7 +176,13 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     inputs = {name: str(path) for name, path in _clips().items() if name == "clip"}
     inputs["demo"] = "demo"
-    backgrounds = args.backgrounds.split(",")
+    # (segmenter, background); "none" makes no mask, so it is measured once, not per segmenter.
+    pairs: list[tuple[str, str]] = []
+    for segmenter in args.segmenters.split(","):
+        for background in args.backgrounds.split(","):
+            pair = (NO_MASK, background) if background == "none" else (segmenter, background)
+            if pair not in pairs:
+                pairs.append(pair)
     rows = [
         bench_input(
             name,
@@ -184,8 +193,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
             args.steady_seconds,
             background,
         )
-        for segmenter in args.segmenters.split(",")
-        for background in backgrounds
+        for segmenter, background in pairs
         for name, camera in inputs.items()
     ]
     return [asdict(r) for r in rows]

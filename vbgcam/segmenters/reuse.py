@@ -13,8 +13,10 @@ picture on a call: when nothing moved by more than an edge shifting ~2 px at 720
 previous frame, which the network saw, that frame's mask is carried one frame. Never two in
 a row, so the mask is at most one frame old, and only while the motion is that small; the
 matte still snaps its edge to the new picture. Any faster movement runs the network on every
-frame. On clips of a person swaying gently (at most 1.3 px a frame at 720p) it skipped 41 %
-of the network runs for 0.001 less IoU (``vbgcam eval`` methods, see the README).
+frame the budget pays for. (With ``every`` > 1 the calm check never comes into play: those
+frames are skipped anyway.) On clips of a person swaying gently (at most 1.3 px a frame at
+720p) it skipped 41 % of the network runs for 0.001 less IoU (``vbgcam eval`` methods, see
+the README).
 
 ``budget`` (``budget.py``) caps the network's CPU (``network_cpu``: RVM, which costs more
 than a frame can pay, and the selfie model on a machine too slow for it): the network runs
@@ -41,9 +43,10 @@ from vbgcam.segmenters.budget import NetworkBudget
 from vbgcam.segmenters.carry import MaskCarrier
 from vbgcam.shrink import shrink
 
-# Why a mask is handed out again: the picture is unchanged; it barely moved (calm: the mask
-# is handed out as it is, one frame); or it moved and the network is skipped anyway (every
-# Nth frame, the CPU budget: the mask is moved along with the picture when a carrier is set).
+# Why a mask is handed out again: the picture is unchanged; it barely moved (calm: one
+# frame, the mask as it is, or moved by the carrier with ``carry_calm``); or it moved and the
+# network is skipped anyway (every Nth frame, the CPU budget: the mask is moved along with the
+# picture when a carrier is set).
 Reuse = Literal["still", "calm", "moved"]
 
 BLOCK_PX = 8
