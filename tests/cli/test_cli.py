@@ -124,7 +124,10 @@ def test_network_cpu_from_the_command_line_caps_the_network(
     assert result.exit_code == 0, result.output
     said = next(line for line in result.stderr.splitlines() if "network_cpu" in line)
     assert "network_cpu 0.05 pays for a fresh mask on" in said, said
-    assert len(recording_backend.last().frames) == 3
+    # The run goes on to the end: every frame is sent (the output thread keeps only the
+    # newest, so a loaded machine may hand the camera fewer; the count is the sender's).
+    assert "stopped: 3 frames sent" in result.stderr
+    assert recording_backend.last().frames
 
 
 def test_version_is_printed() -> None:
